@@ -1,0 +1,314 @@
+"""CloudWatch metric datapoints (GetMetricData, GetMetricStatistics) into the ``metrics`` frame.
+
+A GetMetricData response carries only each query's ``Id`` and ``Label``; a metric's identity
+(namespace, name, dimensions, statistic, period, unit) comes *only* from the
+``MetricDataQuery`` with the same ``Id`` in the request. A label is never parsed to guess it.
+
+Metric-math queries (``Expression``) become rows with namespace ``"MetricMath"``, ``metric`` =
+the query Id, ``stat`` = the expression, and ``dimensions`` = ``""``. Their period is, in order:
+the query's own ``Period``; else the common (largest) period of the ``MetricStat`` queries the
+expression names by Id (CloudWatch evaluates math at the period of its inputs); else the spacing
+of the result's timestamps. When none of these is known (one datapoint, no inputs) the loader
+raises :class:`InputError` naming the Id.
+
+Examples
+--------
+>>> resp = {"MetricDataResults": [{"Id": "m1", "Label": "x", "StatusCode": "Complete",
+...         "Timestamps": ["2026-11-02T00:01:00Z"], "Values": [3.0]}]}
+>>> q = [{"Id": "m1", "MetricStat": {"Metric": {"Namespace": "ApplicationSignals",
+...       "MetricName": "Fault", "Dimensions": [{"Name": "Service", "Value": "ticket-api"}]},
+...       "Period": 60, "Stat": "Sum"}}]
+>>> metrics_from_get_metric_data(resp, q).select("metric", "dimensions", "period_s", "value").row(0)
+('Fault', 'Service=ticket-api', 60, 3.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from slo_analysis import frames
+from slo_analysis.exceptions import InputError, MissingKeyError
+from slo_analysis.sources._io import require, to_datetime
+
+__all__ = [
+    "MATH_NAMESPACE",
+    "metrics_from_get_metric_data",
+    "metrics_from_get_metric_statistics",
+    "looks_like_get_metric_data",
+    "looks_like_metric_data_queries",
+    "looks_like_get_metric_statistics",
+    "query_ids",
+]
+
+log = logging.getLogger(__name__)
+
+MATH_NAMESPACE = "MetricMath"
+_STATS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+_ID_TOKEN = re.compile(r"[a-z][A-Za-z0-9_]*")
+
+
+# ----------------------------------------------------------------------------- small typed readers
+def _as_list(value: Any, file: str, key: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InputError(file, f"{key!r} must be a list, found {type(value).__name__}", key=key)
+    return value
+
+
+def _as_map(value: Any, file: str, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(file, f"{key!r} must be an object, found {type(value).__name__}", key=key)
+    return value
+
+
+def _as_str(value: Any, file: str, key: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(file, f"{key!r} must be a string, found {type(value).__name__}", key=key)
+    return value
+
+
+def _as_float(value: Any, file: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(file, f"{key!r} must be a number, found {value!r}", key=key)
+    return float(value)
+
+
+def _as_int(value: Any, file: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InputError(file, f"{key!r} must be an integer, found {value!r}", key=key)
+    return int(value)
+
+
+def _as_time(value: Any, file: str, key: str) -> datetime:
+    try:
+        return to_datetime(value)
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
+        raise InputError(file, f"{key!r}: unparseable timestamp {value!r} ({exc})", key=key) from exc
+
+
+def _dims(value: Any, file: str, key: str) -> str:
+    if value is None:
+        return ""
+    items = _as_list(value, file, key)
+    pairs = {}
+    for d in items:
+        d = _as_map(d, file, key)
+        pairs[_as_str(require(d, "Name", file, key), file, f"{key}.Name")] = \
+            _as_str(require(d, "Value", file, key), file, f"{key}.Value")
+    return frames.format_dimensions(pairs)
+
+
+# ----------------------------------------------------------------------------- queries
+def _queries_list(queries: Any, file: str) -> list[Mapping[str, Any]]:
+    if isinstance(queries, Mapping):
+        queries = require(queries, "MetricDataQueries", file, "the --cli-input-json request")
+    return [_as_map(q, file, "MetricDataQueries[]") for q in _as_list(queries, file, "MetricDataQueries")]
+
+
+def _identity(q: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]], file: str,
+              timestamps: Sequence[datetime]) -> tuple[str, str, str, str, int, str | None]:
+    """(namespace, metric, dimensions, stat, period_s, unit) of one query."""
+    qid = _as_str(q["Id"], file, "Id")
+    if "MetricStat" in q:
+        ms = _as_map(q["MetricStat"], file, f"MetricStat of {qid}")
+        metric = _as_map(require(ms, "Metric", file, f"MetricStat of query {qid}"), file, "Metric")
+        ns = _as_str(require(metric, "Namespace", file, f"Metric of query {qid}"), file, "Namespace")
+        name = _as_str(require(metric, "MetricName", file, f"Metric of query {qid}"), file, "MetricName")
+        stat = _as_str(require(ms, "Stat", file, f"MetricStat of query {qid}"), file, "Stat")
+        period = _as_int(require(ms, "Period", file, f"MetricStat of query {qid}"), file, "Period")
+        unit = ms.get("Unit")
+        unit = None if unit is None else _as_str(unit, file, "Unit")
+        return ns, name, _dims(metric.get("Dimensions"), file, f"Dimensions of {qid}"), stat, period, unit
+    if "Expression" in q:
+        expr = _as_str(q["Expression"], file, f"Expression of {qid}")
+        return MATH_NAMESPACE, qid, "", expr, _math_period(q, expr, by_id, file, timestamps), None
+    raise MissingKeyError(file, "MetricStat", context=f"query {qid} (a query has MetricStat or Expression)")
+
+
+def _math_period(q: Mapping[str, Any], expr: str, by_id: Mapping[str, Mapping[str, Any]], file: str,
+                 timestamps: Sequence[datetime]) -> int:
+    qid = q["Id"]
+    if q.get("Period") is not None:
+        return _as_int(q["Period"], file, f"Period of {qid}")
+    periods = []
+    for token in set(_ID_TOKEN.findall(expr)):
+        ref = by_id.get(token)
+        if ref is not None and token != qid and isinstance(ref.get("MetricStat"), Mapping):
+            p = ref["MetricStat"].get("Period")
+            if p is not None:
+                periods.append(_as_int(p, file, f"Period of {token}"))
+    if periods:
+        return max(periods)
+    distinct = sorted(set(timestamps))
+    gaps = [int((b - a).total_seconds()) for a, b in zip(distinct, distinct[1:], strict=False)]
+    if gaps and min(gaps) > 0:
+        return min(gaps)
+    raise InputError(file, f"cannot tell the period of expression query {qid!r}: it has no Period, names "
+                           "no MetricStat query and has fewer than two datapoints", key="Period")
+
+
+def query_ids(doc: Any) -> set[str]:
+    """The query Ids of a MetricDataQueries document (list, or ``{"MetricDataQueries": [...]}``) or of
+    a GetMetricData response (its result Ids); an empty set for anything else.
+
+    A response pairs with a query file when ``query_ids(response) <= query_ids(queries)`` (queries
+    with ``ReturnData: false`` have no result).
+
+    >>> query_ids({"MetricDataQueries": [{"Id": "m1"}, {"Id": "e1"}]}) == {"m1", "e1"}
+    True
+    """
+    items: Any = doc
+    if isinstance(doc, Mapping):
+        items = doc.get("MetricDataQueries", doc.get("MetricDataResults"))
+    if not isinstance(items, list):
+        return set()
+    return {q["Id"] for q in items if isinstance(q, Mapping) and isinstance(q.get("Id"), str)}
+
+
+# ----------------------------------------------------------------------------- loaders
+def metrics_from_get_metric_data(response: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                                 queries: Sequence[Mapping[str, Any]] | Mapping[str, Any], *,
+                                 file: str = "<memory>") -> pl.DataFrame:
+    """GetMetricData response page(s) into a ``metrics`` frame, identified by their queries.
+
+    Parameters
+    ----------
+    response
+        One response (``{"MetricDataResults": [...], ...}``) or a list of pages of the same call.
+    queries
+        The request's ``MetricDataQueries`` list, or the ``--cli-input-json`` request holding it.
+    file
+        Named in errors.
+
+    Raises
+    ------
+    MissingKeyError
+        a required key is absent, or a result ``Id`` has no query (the error names the Id).
+    InputError
+        ``Timestamps`` and ``Values`` differ in length, or a value cannot be parsed.
+
+    Notes
+    -----
+    ``StatusCode`` ``PartialData`` (more pages follow) keeps its rows; ``InternalError`` and
+    ``Forbidden`` results keep whatever rows they carry and are logged as warnings.
+    """
+    pages = list(response) if isinstance(response, list) else [response]
+    by_id: dict[str, Mapping[str, Any]] = {}
+    for q in _queries_list(queries, file):
+        qid = _as_str(require(q, "Id", file, "MetricDataQueries[]"), file, "Id")
+        if qid in by_id:
+            raise InputError(file, f"duplicate query Id {qid!r} in MetricDataQueries", key="Id")
+        by_id[qid] = q
+    cols: dict[str, list[Any]] = {c: [] for c in ("timestamp", "namespace", "metric", "dimensions", "stat",
+                                                  "period_s", "unit", "value")}
+    for page in pages:
+        results = _as_list(require(page, "MetricDataResults", file, "GetMetricData response"), file,
+                           "MetricDataResults")
+        for i, res in enumerate(results):
+            ctx = f"MetricDataResults[{i}]"
+            res = _as_map(res, file, ctx)
+            rid = _as_str(require(res, "Id", file, ctx), file, f"{ctx}.Id")
+            q = by_id.get(rid)
+            if q is None:
+                raise MissingKeyError(file, rid, context="MetricDataQueries (no query has this result's Id)")
+            ts = [_as_time(t, file, f"{ctx}.Timestamps")
+                  for t in _as_list(require(res, "Timestamps", file, ctx), file, f"{ctx}.Timestamps")]
+            vals = [_as_float(v, file, f"{ctx}.Values")
+                    for v in _as_list(require(res, "Values", file, ctx), file, f"{ctx}.Values")]
+            if len(ts) != len(vals):
+                raise InputError(file, f"{ctx} (Id {rid}): {len(ts)} Timestamps but {len(vals)} Values",
+                                 key="Values")
+            status = res.get("StatusCode")
+            if status not in (None, "Complete", "PartialData"):
+                log.warning("%s: result %s has StatusCode %s; keeping its %d datapoint(s)", file, rid,
+                            status, len(ts))
+            ns, metric, dims, stat, period, unit = _identity(q, by_id, file, ts)
+            n = len(ts)
+            cols["timestamp"] += ts
+            cols["value"] += vals
+            for col, v in (("namespace", ns), ("metric", metric), ("dimensions", dims), ("stat", stat),
+                           ("period_s", period), ("unit", unit)):
+                cols[col] += [v] * n
+    return _frame(cols)
+
+
+def metrics_from_get_metric_statistics(response: Mapping[str, Any], *, namespace: str,
+                                       dimensions: Mapping[str, str] | list[dict[str, str]] | str | None,
+                                       period_s: int, metric: str | None = None,
+                                       file: str = "<memory>") -> pl.DataFrame:
+    """A GetMetricStatistics response into a ``metrics`` frame, one row per datapoint and statistic.
+
+    The response names neither namespace nor dimensions, so the caller passes them (a mapping,
+    CloudWatch's ``[{"Name", "Value"}]`` list, or an already formatted ``k=v,k=v`` string).
+    ``metric`` defaults to the response ``Label``, which GetMetricStatistics sets to the metric name.
+    Extended statistics (``ExtendedStatistics: {"p99": ...}``) become rows with stat ``p99``.
+    Rows are sorted by timestamp (CloudWatch returns them unordered).
+    """
+    response = _as_map(response, file, "GetMetricStatistics response")
+    if metric is None:
+        metric = _as_str(require(response, "Label", file, "GetMetricStatistics response"), file, "Label")
+    dims = dimensions if isinstance(dimensions, str) else frames.format_dimensions(dimensions)
+    cols: dict[str, list[Any]] = {c: [] for c in ("timestamp", "stat", "unit", "value")}
+    for i, dp in enumerate(_as_list(require(response, "Datapoints", file, "GetMetricStatistics response"),
+                                    file, "Datapoints")):
+        ctx = f"Datapoints[{i}]"
+        dp = _as_map(dp, file, ctx)
+        ts = _as_time(require(dp, "Timestamp", file, ctx), file, f"{ctx}.Timestamp")
+        unit = dp.get("Unit")
+        unit = None if unit is None else _as_str(unit, file, f"{ctx}.Unit")
+        values = [(s, dp[s]) for s in _STATS if s in dp]
+        ext = dp.get("ExtendedStatistics")
+        if ext is not None:
+            values += sorted(_as_map(ext, file, f"{ctx}.ExtendedStatistics").items())
+        for stat, v in values:
+            cols["timestamp"].append(ts)
+            cols["stat"].append(_as_str(stat, file, f"{ctx}.ExtendedStatistics"))
+            cols["unit"].append(unit)
+            cols["value"].append(_as_float(v, file, f"{ctx}.{stat}"))
+    n = len(cols["timestamp"])
+    cols.update(namespace=[namespace] * n, metric=[metric] * n, dimensions=[dims] * n,
+                period_s=[int(period_s)] * n)
+    return _frame(cols).sort("timestamp", "stat", maintain_order=True)
+
+
+def _frame(cols: dict[str, list[Any]]) -> pl.DataFrame:
+    df = pl.DataFrame({
+        "timestamp": pl.Series(cols["timestamp"], dtype=pl.Datetime("us", "UTC")),
+        "namespace": pl.Series(cols["namespace"], dtype=pl.String),
+        "metric": pl.Series(cols["metric"], dtype=pl.String),
+        "dimensions": pl.Series(cols["dimensions"], dtype=pl.String),
+        "stat": pl.Series(cols["stat"], dtype=pl.String),
+        "period_s": pl.Series(cols["period_s"], dtype=pl.Int64),
+        "unit": pl.Series(cols["unit"], dtype=pl.String),
+        "value": pl.Series(cols["value"], dtype=pl.Float64),
+    })
+    return frames.conform(df, "metrics")
+
+
+# ----------------------------------------------------------------------------- detection
+def looks_like_get_metric_data(doc: Any) -> bool:
+    """A GetMetricData response: an object with a ``MetricDataResults`` list."""
+    return isinstance(doc, Mapping) and isinstance(doc.get("MetricDataResults"), list)
+
+
+def looks_like_metric_data_queries(doc: Any) -> bool:
+    """A MetricDataQueries list, or a request object holding one, whose items have an ``Id`` and a
+    ``MetricStat`` or ``Expression``."""
+    if isinstance(doc, Mapping):
+        if "MetricDataResults" in doc:
+            return False
+        doc = doc.get("MetricDataQueries")
+    return (isinstance(doc, list) and bool(doc)
+            and all(isinstance(q, Mapping) and "Id" in q and ("MetricStat" in q or "Expression" in q)
+                    for q in doc))
+
+
+def looks_like_get_metric_statistics(doc: Any) -> bool:
+    """A GetMetricStatistics response: an object with a ``Datapoints`` list (and usually ``Label``)."""
+    return (isinstance(doc, Mapping) and isinstance(doc.get("Datapoints"), list)
+            and "MetricDataResults" not in doc)
