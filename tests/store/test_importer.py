@@ -5,13 +5,12 @@ import json
 import shutil
 from pathlib import Path
 
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from slo_analysis import frames
 from slo_analysis.cli import app
-from slo_analysis.exceptions import MissingKeyError, SloAnalysisError, TruncatedInputError
+from slo_analysis.exceptions import MissingKeyError, TruncatedInputError
 from slo_analysis.store import Snapshot, import_files, snapshot_summary
 
 from .conftest import AWS_FIXTURES
