@@ -66,7 +66,8 @@ def test_console_script_is_installed() -> None:
 
 
 def test_core_does_not_import_boto3() -> None:
-    code = "import sys, slo_analysis.core, slo_analysis.frames; print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    code = ("import sys, slo_analysis.core, slo_analysis.frames; "
+            "print('boto3' in sys.modules, 'botocore' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
