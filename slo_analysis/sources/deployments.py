@@ -1,0 +1,549 @@
+"""Changes (deployments, rollbacks, configuration changes) into the ``deployments`` frame.
+
+Sources: CodeDeploy (BatchGetDeployments / GetDeployment), ECS (DescribeServices deployments),
+Lambda (ListVersionsByFunction, GetAlias), CloudTrail (LookupEvents) and a hand-kept CSV/YAML file.
+
+Conventions
+-----------
+- ``status`` is normalised to ``succeeded | failed | stopped | in_progress | replaced | requested``
+  (``requested``: only the API call is known, from CloudTrail; ``replaced``: an older ECS
+  deployment still draining or gone).
+- ``service``: CodeDeploy uses ``deploymentGroupName`` by default (a group is one service in one
+  environment; an application bundles several), ``service_from="applicationName"`` switches;
+  ECS uses ``serviceName``; Lambda the function name; CloudTrail the request's service/function/
+  deployment group/stack/parameter/table name.
+- Versions: ECS task definitions as ``family:revision``; CodeDeploy revisions as
+  ``key@version`` / ``key@eTag`` (S3), the commit id (GitHub) or ``sha256:<hex>`` (AppSpec/String).
+
+Examples
+--------
+>>> doc = {"deploymentInfo": {"deploymentId": "d-1", "deploymentGroupName": "ticket-api",
+...        "status": "Succeeded", "createTime": 1700000000.0, "creator": "user",
+...        "revision": {"revisionType": "GitHub", "gitHubLocation": {"commitId": "abc123"}}}}
+>>> deployments_from_codedeploy(doc).select("service", "status", "version_to").row(0)
+('ticket-api', 'succeeded', 'abc123')
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+import yaml
+
+from slo_analysis import frames
+from slo_analysis.exceptions import InputError, MissingKeyError
+from slo_analysis.sources._io import LoadReport, read_bytes, require
+from slo_analysis.sources.cloudwatch_metrics import _as_list, _as_map, _as_str, _as_time
+
+__all__ = [
+    "CHANGE_EVENTS",
+    "FILE_COLUMNS",
+    "SOURCE_RANK",
+    "deployments_from_codedeploy",
+    "deployments_from_ecs",
+    "deployments_from_lambda",
+    "deployments_from_cloudtrail",
+    "deployments_from_file",
+    "merge_deployments",
+    "looks_like_codedeploy",
+    "looks_like_ecs_services",
+    "looks_like_lambda",
+    "looks_like_cloudtrail_events",
+]
+
+log = logging.getLogger(__name__)
+
+CHANGE_EVENTS = frozenset({
+    "UpdateService", "CreateService", "CreateDeployment", "StopDeployment", "ContinueDeployment",
+    "UpdateFunctionCode", "UpdateFunctionConfiguration", "UpdateAlias", "CreateAlias", "PublishVersion",
+    "UpdateStack", "CreateStack", "ExecuteChangeSet", "PutParameter", "UpdateTable",
+    "RegisterTaskDefinition", "UpdateAutoScalingGroup", "PutScalingPolicy", "ModifyDBInstance",
+    "PutFunctionConcurrency", "UpdateEventSourceMapping", "ModifyListener", "ModifyRule",
+})
+"""CloudTrail event names kept as changes (others: only when ``readOnly`` is false and the name
+starts with Update/Put/Publish/Deploy/Rollback)."""
+_CHANGE_PREFIXES = ("Update", "Put", "Publish", "Deploy", "Rollback")
+
+FILE_COLUMNS = ("id", "service", "started_at", "finished_at", "status", "version_from", "version_to",
+                "actor", "description")
+
+SOURCE_RANK = {"codedeploy": 0, "ecs": 1, "lambda": 2, "file": 3, "cloudtrail": 4}
+"""Merge preference: lower is richer (kept as the row; the others fill its gaps)."""
+
+_CODEDEPLOY_STATUS = {"Succeeded": "succeeded", "Failed": "failed", "Stopped": "stopped",
+                      "Created": "in_progress", "Queued": "in_progress", "InProgress": "in_progress",
+                      "Baking": "in_progress", "Ready": "in_progress"}
+_ECS_ROLLOUT = {"COMPLETED": "succeeded", "FAILED": "failed", "IN_PROGRESS": "in_progress"}
+
+
+def _opt_str(d: Mapping[str, Any], key: str, file: str, ctx: str) -> str | None:
+    v = d.get(key)
+    return None if v is None else _as_str(v, file, f"{ctx}.{key}")
+
+
+def _join(*parts: str | None) -> str | None:
+    text = "; ".join(p for p in parts if p)
+    return text or None
+
+
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    cols = frames.schema("deployments").columns
+    data = {c: pl.Series([r.get(c) for r in rows],
+                         dtype=pl.Datetime("us", "UTC") if cols[c] == frames.UTC_MS else cols[c])
+            for c in cols}
+    return frames.conform(pl.DataFrame(data), "deployments")
+
+
+def _short(value: str) -> str:
+    """The last path segment of an ARN or name (``arn:...:service/cluster/web`` -> ``web``)."""
+    return value.rsplit("/", 1)[-1].rsplit(":function:", 1)[-1].split(":", 1)[0] \
+        if value.startswith("arn:") else value
+
+
+def _task_def(value: str) -> str:
+    """``family:revision`` from a task definition ARN (or the value itself)."""
+    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+
+
+# ----------------------------------------------------------------------------- CodeDeploy
+def _revision(rev: Any, file: str, ctx: str) -> str | None:
+    if rev is None:
+        return None
+    rev = _as_map(rev, file, ctx)
+    if rev.get("s3Location") is not None:
+        s3 = _as_map(rev["s3Location"], file, f"{ctx}.s3Location")
+        key = _opt_str(s3, "key", file, ctx) or "?"
+        tag = _opt_str(s3, "version", file, ctx) or _opt_str(s3, "eTag", file, ctx)
+        return f"{key}@{tag.strip(chr(34))}" if tag else key
+    if rev.get("gitHubLocation") is not None:
+        gh = _as_map(rev["gitHubLocation"], file, f"{ctx}.gitHubLocation")
+        return _opt_str(gh, "commitId", file, ctx) or _opt_str(gh, "repository", file, ctx)
+    for key in ("appSpecContent", "string"):
+        if rev.get(key) is not None:
+            raw = _as_map(rev[key], file, f"{ctx}.{key}")
+            sha = _opt_str(raw, "sha256", file, ctx)
+            if sha is None and raw.get("content") is not None:
+                sha = hashlib.sha256(_as_str(raw["content"], file, ctx).encode()).hexdigest()
+            return f"sha256:{sha}" if sha else None
+    return None
+
+
+def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>",
+                                service_from: Literal["deploymentGroupName", "applicationName"]
+                                = "deploymentGroupName") -> pl.DataFrame:
+    """BatchGetDeployments (``deploymentsInfo``) or GetDeployment (``deploymentInfo``) output.
+
+    ``started_at`` is ``createTime`` (when the change was asked for), ``finished_at``
+    ``completeTime``; ``version_to``/``version_from`` come from ``revision``/``previousRevision``;
+    ``actor`` is ``creator`` (user, autoscaling, codeDeployRollback, ...); the description joins the
+    deployment's description, its error and its ``rollbackInfo``.
+    """
+    doc = _as_map(doc, file, "CodeDeploy output")
+    if "deploymentsInfo" in doc:
+        infos = _as_list(doc["deploymentsInfo"], file, "deploymentsInfo")
+    else:
+        infos = [require(doc, "deploymentInfo", file, "CodeDeploy output (or deploymentsInfo)")]
+    rows = []
+    for i, d in enumerate(infos):
+        ctx = f"deploymentsInfo[{i}]"
+        d = _as_map(d, file, ctx)
+        service = _opt_str(d, service_from, file, ctx) or _opt_str(d, "applicationName", file, ctx)
+        if service is None:
+            raise MissingKeyError(file, service_from, context=ctx)
+        status = _as_str(require(d, "status", file, ctx), file, f"{ctx}.status")
+        err = d.get("errorInformation")
+        err_text = None
+        if err is not None:
+            err = _as_map(err, file, f"{ctx}.errorInformation")
+            err_text = "error " + ": ".join(x for x in (_opt_str(err, "code", file, ctx),
+                                                         _opt_str(err, "message", file, ctx)) if x)
+        rb = d.get("rollbackInfo")
+        rb_text = None
+        if rb is not None:
+            rb = _as_map(rb, file, f"{ctx}.rollbackInfo")
+            by = _opt_str(rb, "rollbackDeploymentId", file, ctx)
+            of = _opt_str(rb, "rollbackTriggeringDeploymentId", file, ctx)
+            rb_text = _join(f"rolled back by {by}" if by else None, f"rollback of {of}" if of else None,
+                            _opt_str(rb, "rollbackMessage", file, ctx))
+        complete = d.get("completeTime")
+        rows.append({
+            "id": _as_str(require(d, "deploymentId", file, ctx), file, f"{ctx}.deploymentId"),
+            "service": service,
+            "started_at": _as_time(require(d, "createTime", file, ctx), file, f"{ctx}.createTime"),
+            "finished_at": None if complete is None else _as_time(complete, file, f"{ctx}.completeTime"),
+            "status": _CODEDEPLOY_STATUS.get(status, status.lower()),
+            "version_from": _revision(d.get("previousRevision"), file, f"{ctx}.previousRevision"),
+            "version_to": _revision(d.get("revision"), file, f"{ctx}.revision"),
+            "source": "codedeploy",
+            "actor": _opt_str(d, "creator", file, ctx),
+            "description": _join(_opt_str(d, "description", file, ctx), err_text, rb_text),
+        })
+    return _frame(rows)
+
+
+# ----------------------------------------------------------------------------- ECS
+def deployments_from_ecs(doc: Mapping[str, Any], *, file: str = "<memory>") -> pl.DataFrame:
+    """DescribeServices output: one row per ``services[].deployments[]`` entry.
+
+    ``version_to`` is the deployment's task definition (``family:revision``); ``version_from`` the
+    task definition of the next older deployment of the same service still listed (unknown for the
+    oldest). Status: ``rolloutState`` when present; else a ``PRIMARY`` deployment with running =
+    desired and nothing pending is ``succeeded``, otherwise ``in_progress``; ``ACTIVE``/``INACTIVE``
+    (older) deployments are ``replaced``. ``finished_at`` is ``updatedAt`` for finished rollouts,
+    left empty when AWS reports it before ``createdAt``.
+    """
+    doc = _as_map(doc, file, "DescribeServices output")
+    rows = []
+    for i, svc in enumerate(_as_list(require(doc, "services", file, "DescribeServices output"), file,
+                                     "services")):
+        ctx = f"services[{i}]"
+        svc = _as_map(svc, file, ctx)
+        name = _as_str(require(svc, "serviceName", file, ctx), file, f"{ctx}.serviceName")
+        cluster = _opt_str(svc, "clusterArn", file, ctx)
+        deps = []
+        for j, dep in enumerate(_as_list(require(svc, "deployments", file, ctx), file, f"{ctx}.deployments")):
+            dctx = f"{ctx}.deployments[{j}]"
+            dep = _as_map(dep, file, dctx)
+            deps.append((_as_time(require(dep, "createdAt", file, dctx), file, f"{dctx}.createdAt"), j, dep,
+                         dctx))
+        deps.sort(key=lambda t: (t[0], t[1]))
+        previous: str | None = None
+        for created, _, dep, dctx in deps:
+            td = _task_def(_as_str(require(dep, "taskDefinition", file, dctx), file, f"{dctx}.taskDefinition"))
+            state = _as_str(require(dep, "status", file, dctx), file, f"{dctx}.status")
+            rollout = _opt_str(dep, "rolloutState", file, dctx)
+            if rollout:
+                status = _ECS_ROLLOUT.get(rollout, rollout.lower())
+            elif state == "PRIMARY":
+                steady = dep.get("runningCount") == dep.get("desiredCount") and not dep.get("pendingCount")
+                status = "succeeded" if steady else "in_progress"
+            else:
+                status = "replaced"
+            updated = dep.get("updatedAt")
+            finished = None
+            if updated is not None and status in ("succeeded", "failed", "replaced"):
+                finished = _as_time(updated, file, f"{dctx}.updatedAt")
+                if finished < created:
+                    log.warning("%s: %s updatedAt %s precedes createdAt %s; finished_at left empty", file,
+                                dctx, finished, created)
+                    finished = None
+            failed = dep.get("failedTasks")
+            rows.append({
+                "id": _as_str(require(dep, "id", file, dctx), file, f"{dctx}.id"),
+                "service": name, "started_at": created, "finished_at": finished, "status": status,
+                "version_from": previous, "version_to": td, "source": "ecs", "actor": None,
+                "description": _join(f"ECS {state}" + (f" rollout {rollout}" if rollout else ""),
+                                     _opt_str(dep, "rolloutStateReason", file, dctx),
+                                     f"{failed} failed task(s)" if isinstance(failed, int) and failed else None,
+                                     f"cluster {_short(cluster)}" if cluster else None),
+            })
+            previous = td
+    return _frame(rows)
+
+
+# ----------------------------------------------------------------------------- Lambda
+def deployments_from_lambda(doc: Mapping[str, Any], *, file: str = "<memory>",
+                            observed_at: datetime | str | None = None) -> pl.DataFrame:
+    """ListVersionsByFunction (``Versions``) or GetAlias output.
+
+    Each published version is a change at its ``LastModified`` (``$LATEST`` is skipped: unpublished
+    edits show up in CloudTrail as UpdateFunctionCode); ``version_from`` is the previous published
+    version. GetAlias carries no timestamp: it yields a row only when ``observed_at`` says when the
+    alias was seen pointing at ``FunctionVersion``; otherwise an empty frame.
+    """
+    doc = _as_map(doc, file, "Lambda output")
+    rows = []
+    if "Versions" in doc:
+        versions = []
+        for i, v in enumerate(_as_list(doc["Versions"], file, "Versions")):
+            ctx = f"Versions[{i}]"
+            v = _as_map(v, file, ctx)
+            ver = _as_str(require(v, "Version", file, ctx), file, f"{ctx}.Version")
+            if ver == "$LATEST":
+                continue
+            if not ver.isdigit():
+                raise InputError(file, f"{ctx}.Version {ver!r} is not a version number", key="Version")
+            versions.append((int(ver), v, ctx))
+        versions.sort(key=lambda t: t[0])
+        previous = None
+        for num, v, ctx in versions:
+            fn = _as_str(require(v, "FunctionName", file, ctx), file, f"{ctx}.FunctionName")
+            sha = _opt_str(v, "CodeSha256", file, ctx)
+            rows.append({
+                "id": _opt_str(v, "FunctionArn", file, ctx) or f"{fn}:{num}", "service": _short(fn),
+                "started_at": _as_time(require(v, "LastModified", file, ctx), file, f"{ctx}.LastModified"),
+                "status": "succeeded", "version_from": previous, "version_to": str(num), "source": "lambda",
+                "description": _join(f"published version {num}", _opt_str(v, "Description", file, ctx),
+                                     f"CodeSha256 {sha}" if sha else None),
+            })
+            previous = str(num)
+        return _frame(rows)
+    alias_arn = _as_str(require(doc, "AliasArn", file, "GetAlias output (or Versions)"), file, "AliasArn")
+    target = _as_str(require(doc, "FunctionVersion", file, "GetAlias output"), file, "FunctionVersion")
+    if observed_at is None:
+        log.info("%s: GetAlias output has no timestamp; pass observed_at to record it", file)
+        return _frame([])
+    fn = alias_arn.split(":function:", 1)[-1].split(":", 1)[0]
+    rows.append({
+        "id": f"{alias_arn}@{_opt_str(doc, 'RevisionId', file, 'GetAlias') or target}", "service": fn,
+        "started_at": _as_time(observed_at, file, "observed_at"), "status": "succeeded",
+        "version_to": target, "source": "lambda",
+        "description": _join(f"alias {_opt_str(doc, 'Name', file, 'GetAlias')} -> version {target}",
+                             _opt_str(doc, "Description", file, "GetAlias")),
+    })
+    return _frame(rows)
+
+
+# ----------------------------------------------------------------------------- CloudTrail
+def _actor(ui: Any, fallback: str | None) -> str | None:
+    if not isinstance(ui, Mapping):
+        return fallback
+    kind = ui.get("type")
+    arn = ui.get("arn") if isinstance(ui.get("arn"), str) else None
+    if kind == "AssumedRole":
+        issuer = (ui.get("sessionContext") or {}).get("sessionIssuer") if isinstance(
+            ui.get("sessionContext"), Mapping) else None
+        role = issuer.get("userName") if isinstance(issuer, Mapping) else None
+        session = arn.rsplit("/", 1)[-1] if arn else fallback
+        if isinstance(role, str):
+            return f"{role}/{session}" if session else role
+    if kind == "IAMUser" and isinstance(ui.get("userName"), str):
+        return ui["userName"]
+    if kind == "Root":
+        return "root"
+    if kind == "AWSService" and isinstance(ui.get("invokedBy"), str):
+        return ui["invokedBy"]
+    return arn or (ui.get("principalId") if isinstance(ui.get("principalId"), str) else None) or fallback
+
+
+_SERVICE_KEYS = ("service", "deploymentGroupName", "functionName", "stackName", "name", "tableName",
+                 "applicationName", "autoScalingGroupName", "dBInstanceIdentifier", "family")
+
+
+def _ct_version(name: str, req: Mapping[str, Any], resp: Mapping[str, Any], file: str) -> str | None:
+    if isinstance(req.get("taskDefinition"), str):
+        return _task_def(req["taskDefinition"])
+    if name == "CreateDeployment" and req.get("revision") is not None:
+        return _revision(req.get("revision"), file, "requestParameters.revision")
+    for src, key in ((req, "functionVersion"), (resp, "version"), (resp, "codeSha256"), (req, "s3Key"),
+                     (req, "imageUri"), (resp, "Version")):
+        if isinstance(src.get(key), str | int) and not isinstance(src.get(key), bool):
+            return str(src[key])
+    return None
+
+
+def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>") -> pl.DataFrame:
+    """LookupEvents output (``Events[]`` with a ``CloudTrailEvent`` JSON string): change events only.
+
+    Kept: names in :data:`CHANGE_EVENTS`, and other non-read-only Update*/Put*/Publish*/Deploy*/
+    Rollback* calls; skipped: read-only and sign-in events (ConsoleLogin, Describe*, ...) and
+    calls that failed (``errorCode`` set: nothing changed). ``status`` is ``requested``; ``id`` is
+    the CodeDeploy deployment id for CreateDeployment (so it meets the CodeDeploy row), else the
+    event id; ``actor`` is ``role/session`` for assumed roles, the user name for IAM users.
+    """
+    doc = _as_map(doc, file, "LookupEvents output")
+    rows = []
+    for i, ev in enumerate(_as_list(require(doc, "Events", file, "LookupEvents output"), file, "Events")):
+        ctx = f"Events[{i}]"
+        ev = _as_map(ev, file, ctx)
+        raw = _as_str(require(ev, "CloudTrailEvent", file, ctx), file, f"{ctx}.CloudTrailEvent")
+        try:
+            ct = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(file, f"{ctx}.CloudTrailEvent is not JSON: {exc.msg}", key="CloudTrailEvent") \
+                from exc
+        ct = _as_map(ct, file, f"{ctx}.CloudTrailEvent")
+        name = _as_str(ct.get("eventName", ev.get("EventName")), file, f"{ctx}.eventName")
+        read_only = ct.get("readOnly")
+        if not (name in CHANGE_EVENTS or (read_only is False and name.startswith(_CHANGE_PREFIXES))):
+            continue
+        if ct.get("errorCode"):
+            continue
+        req = ct.get("requestParameters") if isinstance(ct.get("requestParameters"), Mapping) else {}
+        resp = ct.get("responseElements") if isinstance(ct.get("responseElements"), Mapping) else {}
+        service = next((_short(req[k]) for k in _SERVICE_KEYS if isinstance(req.get(k), str)), None)
+        if service is None:
+            res = ev.get("Resources")
+            names = [r.get("ResourceName") for r in res if isinstance(r, Mapping)] if isinstance(res, list) else []
+            service = next((_short(n) for n in names if isinstance(n, str)), None)
+        source = _opt_str(ct, "eventSource", file, ctx) or "unknown"
+        when = ct.get("eventTime", ev.get("EventTime"))
+        if when is None:
+            raise MissingKeyError(file, "eventTime", context=f"{ctx}.CloudTrailEvent")
+        event_id = ct.get("eventID", ev.get("EventId"))
+        dep_id = resp.get("deploymentId") if name == "CreateDeployment" else None
+        rows.append({
+            "id": _as_str(dep_id if isinstance(dep_id, str) else event_id, file, f"{ctx}.eventID"),
+            "service": service or source.split(".", 1)[0],
+            "started_at": _as_time(when, file, f"{ctx}.eventTime"), "status": "requested",
+            "version_to": _ct_version(name, req, resp, file), "source": "cloudtrail",
+            "actor": _actor(ct.get("userIdentity"), _opt_str(ev, "Username", file, ctx)),
+            "description": f"{source} {name}" + (f" (event {event_id})" if dep_id and event_id else ""),
+        })
+    return _frame(rows)
+
+
+# ----------------------------------------------------------------------------- hand-kept file
+def _file_records(text: str, file: str) -> list[tuple[int | None, Any]]:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        node, data = None, None
+    if isinstance(data, Mapping) and isinstance(data.get("deployments"), list) and node is not None:
+        node = next(v for k, v in node.value if k.value == "deployments")
+        data = data["deployments"]
+    if isinstance(data, list) and isinstance(node, yaml.SequenceNode):
+        return [(n.start_mark.line + 1, rec) for n, rec in zip(node.value, data, strict=True)]
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or not {"id", "service", "started_at"} <= {f.strip() for f in reader.fieldnames}:
+        raise InputError(file, "neither a YAML list of changes nor a CSV with columns id, service, started_at")
+    out = []
+    for rec in reader:
+        out.append((reader.line_num, {k.strip(): (v.strip() if isinstance(v, str) else v)
+                                      for k, v in rec.items() if k is not None}))
+    return out
+
+
+def _file_row(rec: Any, file: str) -> dict[str, Any]:
+    if not isinstance(rec, Mapping):
+        raise ValueError(f"expected a mapping of columns, found {type(rec).__name__}")
+
+    def text(key: str) -> str | None:
+        v = rec.get(key)
+        return None if v is None or v == "" else str(v)
+
+    for key in ("id", "service", "started_at"):
+        if text(key) is None:
+            raise ValueError(f"missing {key}")
+    started = _as_time(rec["started_at"], file, "started_at")
+    finished = None if text("finished_at") is None else _as_time(rec["finished_at"], file, "finished_at")
+    if finished is not None and finished < started:
+        raise ValueError("finished_at is before started_at")
+    return {"id": text("id"), "service": text("service"), "started_at": started, "finished_at": finished,
+            "status": (text("status") or "succeeded").lower(), "version_from": text("version_from"),
+            "version_to": text("version_to"), "source": "file", "actor": text("actor"),
+            "description": text("description")}
+
+
+def deployments_from_file(path: str | Path, report: LoadReport | None = None) -> pl.DataFrame:
+    """A hand-kept CSV or YAML list of changes AWS does not record (feature flags, config).
+
+    Columns: :data:`FILE_COLUMNS`; ``id``, ``service`` and ``started_at`` are required, ``status``
+    defaults to ``succeeded`` (a change written down is one that was made). YAML may be a list or
+    ``{deployments: [...]}``; quote versions (``"2.10"``) so YAML keeps them strings. A bad row is
+    recorded in ``report`` (file, line, reason) and the rest loads.
+    """
+    report = report if report is not None else LoadReport()
+    file = str(path)
+    try:
+        text = read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(file, f"not UTF-8 text: {exc}") from exc
+    rows = []
+    for line, rec in _file_records(text, file):
+        try:
+            rows.append(_file_row(rec, file))
+        except (ValueError, InputError) as exc:
+            reason = exc.problem if isinstance(exc, InputError) else str(exc)
+            report.add_bad(file, line, reason, json.dumps(rec, default=str) if rec is not None else "")
+    report.files.append(file)
+    report.add_rows("deployments", len(rows))
+    return _frame(rows)
+
+
+# ----------------------------------------------------------------------------- merge
+def merge_deployments(frames_: Sequence[pl.DataFrame], *, window: timedelta = timedelta(minutes=5)) \
+        -> pl.DataFrame:
+    """One row per change seen by several sources.
+
+    Rule: rows are the same change when they share ``service`` and either the same ``id`` (a
+    CloudTrail CreateDeployment carries the CodeDeploy id), or they come from different sources,
+    start within ``window`` of the group's first row, and their ``version_to`` agree (or one is
+    unknown). Of a group the row of the richest source (:data:`SOURCE_RANK`: codedeploy, ecs,
+    lambda, file, cloudtrail) is kept; its empty ``finished_at``/``version_from``/``version_to``/
+    ``description`` are filled from the others in rank order, and ``actor`` prefers a CloudTrail
+    or file principal (CodeDeploy's ``creator`` only says "user"). The description ends with
+    ``[also: source:id, ...]`` naming the merged rows. Exact duplicates (same source and id) collapse.
+    """
+    parts = [f for f in frames_ if f.height]
+    if not parts:
+        return frames.empty("deployments")
+    df = pl.concat([frames.conform(f, "deployments") for f in parts], how="vertical") \
+           .unique(subset=["source", "id"], keep="first", maintain_order=True) \
+           .sort("service", "started_at", maintain_order=True)
+    groups: list[list[dict[str, Any]]] = []
+    open_by_service: dict[str, list[list[dict[str, Any]]]] = {}
+    for row in df.iter_rows(named=True):
+        target = None
+        for g in open_by_service.get(row["service"], []):
+            same_id = any(r["id"] == row["id"] for r in g)
+            versions = {r["version_to"] for r in g if r["version_to"]}
+            close = (row["started_at"] - g[0]["started_at"] <= window
+                     and row["source"] not in {r["source"] for r in g}
+                     and (row["version_to"] is None or not versions or row["version_to"] in versions))
+            if same_id or close:
+                target = g
+                break
+        if target is None:
+            target = []
+            groups.append(target)
+            open_by_service.setdefault(row["service"], []).append(target)
+        target.append(row)
+    return _frame([_merge_group(g) for g in groups]).sort("started_at", "service", maintain_order=True)
+
+
+def _merge_group(group: list[dict[str, Any]]) -> dict[str, Any]:
+    ranked = sorted(group, key=lambda r: SOURCE_RANK.get(r["source"], 99))
+    out = dict(ranked[0])
+    for col in ("finished_at", "version_from", "version_to", "description"):
+        if out[col] is None:
+            out[col] = next((r[col] for r in ranked if r[col] is not None), None)
+    people = [r["actor"] for r in ranked if r["source"] in ("cloudtrail", "file") and r["actor"]]
+    if people:
+        out["actor"] = people[0]
+    elif out["actor"] is None:
+        out["actor"] = next((r["actor"] for r in ranked if r["actor"]), None)
+    if len(ranked) > 1:
+        also = ", ".join(f"{r['source']}:{r['id']}" for r in ranked[1:])
+        out["description"] = _join(out["description"], f"[also: {also}]")
+    return out
+
+
+# ----------------------------------------------------------------------------- detection
+def looks_like_codedeploy(doc: Any) -> bool:
+    """BatchGetDeployments (``deploymentsInfo`` list) or GetDeployment (``deploymentInfo`` object)."""
+    return isinstance(doc, Mapping) and (isinstance(doc.get("deploymentsInfo"), list)
+                                         or isinstance(doc.get("deploymentInfo"), Mapping))
+
+
+def looks_like_ecs_services(doc: Any) -> bool:
+    """DescribeServices output: a ``services`` list whose items have ``deployments``."""
+    svcs = doc.get("services") if isinstance(doc, Mapping) else None
+    return isinstance(svcs, list) and bool(svcs) and all(
+        isinstance(s, Mapping) and "deployments" in s and "serviceName" in s for s in svcs)
+
+
+def looks_like_lambda(doc: Any) -> bool:
+    """ListVersionsByFunction (``Versions`` of functions) or GetAlias (``AliasArn`` + ``FunctionVersion``)."""
+    if not isinstance(doc, Mapping):
+        return False
+    v = doc.get("Versions")
+    if isinstance(v, list):
+        return all(isinstance(x, Mapping) and "FunctionName" in x and "Version" in x for x in v)
+    return isinstance(doc.get("AliasArn"), str) and "FunctionVersion" in doc
+
+
+def looks_like_cloudtrail_events(doc: Any) -> bool:
+    """LookupEvents output: an ``Events`` list whose items carry a ``CloudTrailEvent`` string."""
+    ev = doc.get("Events") if isinstance(doc, Mapping) else None
+    return isinstance(ev, list) and all(isinstance(e, Mapping) and "CloudTrailEvent" in e for e in ev)
