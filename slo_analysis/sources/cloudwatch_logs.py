@@ -1,0 +1,576 @@
+"""CloudWatch Logs loaders: export objects, Insights results, FilterLogEvents/GetLogEvents pages.
+
+Every loader returns the canonical ``logs`` frame (see :mod:`slo_analysis.frames`) and records what
+it could not load in a :class:`~slo_analysis.sources._io.LoadReport` instead of dropping it. The
+loaders take bytes or parsed documents, not paths, so the live boto3 path reuses them unchanged.
+
+The export-file loader is the hot path (CreateExportTask objects hold millions of lines); it is
+vectorised with polars and only falls back to Python for the lines that are bad.
+
+Examples
+--------
+>>> from slo_analysis.sources._io import LoadReport
+>>> report = LoadReport()
+>>> data = b"2026-11-02T00:00:00.123Z hello\\n  at line 2\\n2026-11-02T00:00:01.000Z {}\\n"
+>>> df = logs_from_export_file(data, file="x.gz", log_group="/ecs/ticket-api", log_stream="s",
+...                            report=report)
+>>> df["message"].to_list()
+['hello\\n  at line 2', '{}']
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from slo_analysis import frames
+from slo_analysis.exceptions import InputError
+from slo_analysis.sources._io import LoadReport, require
+
+__all__ = [
+    "decode_json_column",
+    "logs_from_export_file",
+    "export_task_log_groups",
+    "locate_export_object",
+    "logs_from_insights_results",
+    "insights_query_log_groups",
+    "logs_from_events",
+    "parse_json_fields",
+    "looks_like_export_lines",
+    "looks_like_insights_results",
+    "looks_like_start_query",
+    "looks_like_log_events",
+    "looks_like_export_tasks",
+]
+
+_EXPORT_TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"  # what CreateExportTask writes: 2026-11-02T00:00:00.123Z
+_EXPORT_TS_OFFSET_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
+_TS_LIKE = r"^\d{4}-\d{2}-\d{2}T"  # a line that starts like a timestamp starts a new event
+_TS_LINE_BYTES = re.compile(rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2}) ")
+_SEPARATORS = [chr(c) for c in (1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                                 26, 27, 28, 29, 30, 31)]
+_INSIGHTS_TS_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
+_CHUNK = 4096  # rows per json_decode call: polars' decoder is superlinear in the column's size
+_BATCH = 16  # chunks decoded in parallel by one collect_all; a failing batch is bisected
+
+
+# --------------------------------------------------------------------------------------------------
+# tolerant JSON decoding (shared with sources.requests)
+
+
+def _coerce(value: Any, dtype: pl.DataType) -> Any:
+    if value is None:
+        return None
+    if dtype == pl.String:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return json.dumps(value) if isinstance(value, dict | list) else str(value)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if dtype == pl.Boolean:
+        return value if isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if dtype.is_integer():
+        return int(value) if float(value).is_integer() else None
+    return float(value)
+
+
+def _decode_rows(s: pl.Series, dtype: pl.Struct, offset: int, bad: list[int]) -> pl.Series:
+    """Per-row fallback for the few rows polars refused: invalid JSON goes to ``bad``; valid JSON with
+    unexpected types is coerced field by field (nulls where it does not fit)."""
+    out: list[dict[str, Any] | None] = []
+    for i, text in enumerate(s.to_list()):
+        if text is None:
+            out.append(None)
+            continue
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError:
+            bad.append(offset + i)
+            out.append(None)
+            continue
+        if not isinstance(doc, dict):
+            out.append(None)
+            continue
+        out.append({f.name: _coerce(doc.get(f.name), f.dtype) for f in dtype.fields})
+    return pl.Series(s.name, out, dtype=dtype)
+
+
+def _bisect(s: pl.Series, dtype: pl.Struct, offset: int, bad: list[int]) -> list[pl.Series]:
+    try:
+        return [s.str.json_decode(dtype)]
+    except pl.exceptions.ComputeError:
+        pass
+    if len(s) <= 16:
+        return [_decode_rows(s, dtype, offset, bad)]
+    mid = len(s) // 2
+    return _bisect(s[:mid], dtype, offset, bad) + _bisect(s[mid:], dtype, offset + mid, bad)
+
+
+def decode_json_column(messages: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, list[int]]:
+    """Decode a column of JSON objects into ``dtype`` without ever raising on bad JSON.
+
+    Null rows stay null. Chunks of the column are decoded in parallel with ``str.json_decode``;
+    only a chunk that fails is bisected down to the rows polars refuses, and only those rows are
+    read with :func:`json.loads`: invalid JSON gives a null and its 0-based index in the returned
+    list; valid JSON that does not fit ``dtype`` (a nested value, a string for a number, a
+    non-object) is coerced field by field. The cost therefore grows with the bad rows, not with
+    the column.
+
+    Returns
+    -------
+    (pl.Series, list[int])
+        The struct column (same length and order) and the indices of invalid JSON rows.
+    """
+    n = len(messages)
+    s = messages.rename("m")
+    bad: list[int] = []
+    if n == 0:
+        return pl.Series("m", [], dtype=dtype), bad
+    # Cheap certain failures first: an object must end with "}" (truncated lines do not).
+    stripped_end = s.str.strip_chars_end()
+    suspect = s.is_not_null() & ~stripped_end.str.ends_with("}")
+    suspect_idx = suspect.arg_true().to_list() if suspect.any() else []
+    if suspect_idx:
+        suspect_rows = s.gather(suspect_idx)
+        s = s.scatter(suspect_idx, None)
+    frame = pl.DataFrame({"m": s}).lazy()
+    starts = list(range(0, n, _CHUNK))
+    parts: list[pl.Series] = []
+    for b in range(0, len(starts), _BATCH):
+        batch = starts[b:b + _BATCH]
+        lfs = [frame.slice(i, _CHUNK).select(pl.col("m").str.json_decode(dtype)) for i in batch]
+        try:
+            parts.extend(df.to_series() for df in pl.collect_all(lfs))
+        except pl.exceptions.ComputeError:
+            for i in batch:
+                parts.extend(_bisect(s.slice(i, _CHUNK), dtype, i, bad))
+    decoded = pl.concat(parts).rename("m")
+    if suspect_idx:
+        fixed = _decode_rows(suspect_rows, dtype, 0, sub_bad := [])
+        order = pl.int_range(0, n, dtype=pl.Int64, eager=True)
+        order = order.scatter(suspect_idx, pl.int_range(n, n + len(suspect_idx), dtype=pl.Int64,
+                                                        eager=True))
+        decoded = pl.concat([decoded, fixed.rename("m")]).gather(order)
+        bad.extend(suspect_idx[j] for j in sub_bad)
+    return decoded, sorted(bad)
+
+
+# --------------------------------------------------------------------------------------------------
+# export objects
+
+
+def _split_lines(data: bytes) -> tuple[pl.Series, bool]:
+    """The lines of ``data`` (without ``\\n``/``\\r\\n``) and whether some bytes were not UTF-8.
+
+    Uses polars' multi-threaded CSV reader with a separator byte absent from the data and no
+    quoting, so each line is one field; falls back to ``bytes.split`` if no such byte exists or the
+    reader's line count differs from the number of newlines.
+    """
+    expected = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    sep = next((s for s in _SEPARATORS if s.encode() not in data), None)
+    if sep is not None:
+        for encoding in ("utf8", "utf8-lossy"):
+            try:
+                df = pl.read_csv(io.BytesIO(data), has_header=False, separator=sep, quote_char=None,
+                                 schema={"line": pl.String}, encoding=encoding,  # type: ignore[arg-type]
+                                 comment_prefix=None)
+            except pl.exceptions.ComputeError:
+                continue
+            if df.height == expected:
+                return df["line"].fill_null(""), encoding != "utf8"
+            break
+    raw = data.split(b"\n")
+    if data.endswith(b"\n"):
+        raw.pop()
+    text = [r.decode("utf-8", errors="replace").removesuffix("\r") for r in raw]
+    return pl.Series("line", text, dtype=pl.String), any("\ufffd" in t for t in text)
+
+
+def _undecodable_lines(data: bytes, lines: pl.Series) -> list[int]:
+    """0-based indices of lines whose bytes are not UTF-8 (checked only where polars replaced bytes)."""
+    candidates = lines.str.contains("\ufffd", literal=True).arg_true().to_list()
+    if not candidates:
+        return []
+    raw = data.split(b"\n")
+    bad = []
+    for i in candidates:
+        try:
+            raw[i].decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(i)
+    return bad
+
+
+def _parse_export_timestamps(first: pl.Series) -> pl.Series:
+    ts = first.str.to_datetime(_EXPORT_TS_FORMAT, strict=False, time_unit="ms").dt.replace_time_zone("UTC")
+    missing = ts.is_null() & first.str.contains(_TS_LIKE)
+    if missing.any():  # rare: offsets instead of Z
+        alt = (first.str.to_datetime(_EXPORT_TS_OFFSET_FORMAT, strict=False, time_unit="ms")
+               .dt.convert_time_zone("UTC"))
+        ts = ts.fill_null(alt)
+    return ts
+
+
+def logs_from_export_file(data: bytes, *, file: str, log_group: str, log_stream: str,
+                          report: LoadReport) -> pl.DataFrame:
+    """Load one CreateExportTask object (already gunzipped) into a ``logs`` frame.
+
+    Each event is one line ``<ISO 8601 timestamp> <message>``; lines that do not start with a
+    timestamp continue the previous event's message (multi-line stack traces) and are joined with
+    ``\\n``.
+
+    Parameters
+    ----------
+    data
+        The object's bytes, gunzipped (see :func:`slo_analysis.sources._io.read_bytes`).
+    file
+        Name used in the report (the S3 key or local path).
+    log_group, log_stream
+        Where the object came from (see :func:`locate_export_object`).
+    report
+        Receives one bad record per line that cannot be loaded: a continuation line with no event
+        before it, a line whose timestamp does not parse, a line that is not UTF-8, and the
+        continuation lines of such a bad line. Line numbers are 1-based.
+
+    Returns
+    -------
+    pl.DataFrame
+        The ``logs`` frame, in file order.
+    """
+    report.files.append(str(file))
+    if not data:
+        return frames.empty("logs")
+    lines, lossy = _split_lines(data)
+    bad_utf8 = _undecodable_lines(data, lines) if lossy else []
+
+    pos = lines.str.find(" ", literal=True)
+    first = lines.str.slice(0, pos.fill_null(lines.str.len_chars()))
+    ts = _parse_export_timestamps(first)
+    message = lines.str.slice(pos.fill_null(lines.str.len_chars()) + 1)
+    is_event = ts.is_not_null()
+    if bad_utf8:
+        is_event = is_event.scatter(bad_utf8, False)
+
+    n_cont = len(lines) - int(is_event.sum())
+    if n_cont == 0:
+        out = pl.DataFrame({"timestamp": ts, "message": message})
+    else:
+        out = _with_continuations(lines, ts, message, is_event, bad_utf8, data, file, report)
+    out = out.select(
+        pl.col("timestamp").cast(frames.UTC_MS),
+        pl.lit(log_group, dtype=pl.String).alias("log_group"),
+        pl.lit(log_stream, dtype=pl.String).alias("log_stream"),
+        pl.col("message").cast(pl.String),
+    )
+    report.add_rows("logs", out.height)
+    return frames.validate(out, "logs")
+
+
+def _with_continuations(lines: pl.Series, ts: pl.Series, message: pl.Series, is_event: pl.Series,
+                        bad_utf8: list[int], data: bytes, file: str, report: LoadReport) -> pl.DataFrame:
+    """The slow-ish path: group continuation lines with their event, report bad heads."""
+    starts_like_ts = lines.str.contains(_TS_LIKE).fill_null(False)
+    bad_ts = starts_like_ts & ~is_event
+    if bad_utf8:
+        bad_ts = bad_ts.scatter(bad_utf8, False)
+    bad_head = bad_ts.scatter(bad_utf8, True) if bad_utf8 else bad_ts
+    head = is_event | bad_head
+    df = pl.DataFrame({
+        "line": lines, "ts": ts, "message": message, "head": head, "bad_head": bad_head,
+    }).with_row_index("idx").with_columns(gid=pl.col("head").cum_sum())
+    heads = df.filter(pl.col("head")).select("gid", pl.col("idx").alias("head_idx"),
+                                            pl.col("bad_head").alias("group_bad"))
+    df = df.join(heads, on="gid", how="left", maintain_order="left")
+    bad_rows = df.filter((pl.col("gid") == 0) | pl.col("group_bad").fill_null(False))
+    if bad_rows.height:
+        raw = data.split(b"\n") if bad_utf8 else None
+        bad_utf8_set = set(bad_utf8)
+        for idx, line, gid, head_idx, is_head in bad_rows.select(
+                "idx", "line", "gid", "head_idx", "head").iter_rows():
+            if gid == 0:
+                reason, content = "continuation line before the first event", line
+            elif not is_head:
+                reason, content = f"continuation of bad record at line {head_idx + 1}", line
+            elif idx in bad_utf8_set:
+                assert raw is not None
+                reason = "undecodable bytes (not UTF-8)"
+                content = raw[idx].decode("utf-8", errors="backslashreplace")
+            else:
+                reason = f"unparseable timestamp {line.split(' ', 1)[0][:40]!r}"
+                content = line
+            report.add_bad(file, idx + 1, reason, content)
+    good = df.filter((pl.col("gid") > 0) & ~pl.col("group_bad").fill_null(False))
+    part = pl.when(pl.col("head")).then(pl.col("message")).otherwise(pl.col("line").fill_null(""))
+    return (good.group_by("gid", maintain_order=True)
+            .agg(pl.col("ts").first().alias("timestamp"), part.str.join("\n").alias("message"))
+            .drop("gid"))
+
+
+def export_task_log_groups(doc: Any, *, file: str) -> dict[str, str]:
+    """``{taskId: logGroupName}`` from a DescribeExportTasks response."""
+    tasks = require(doc, "exportTasks", file)
+    out: dict[str, str] = {}
+    for i, task in enumerate(tasks):
+        ctx = f"exportTasks[{i}]"
+        out[str(require(task, "taskId", file, ctx))] = str(require(task, "logGroupName", file, ctx))
+    return out
+
+
+def locate_export_object(path: Path, tasks: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(log_group, log_stream)`` for an export object ``.../<taskId>/<stream parts...>/000000.gz``.
+
+    Stream names may contain ``/`` and then span several path parts. Returns ``None`` when no part
+    of the path is a known task id or no stream part follows it.
+
+    >>> locate_export_object(Path("x/t-1/2026/11/02/[$LATEST]ab/000000.gz"), {"t-1": "/aws/lambda/f"})
+    ('/aws/lambda/f', '2026/11/02/[$LATEST]ab')
+    """
+    parts = Path(path).parts
+    for i, part in enumerate(parts[:-1]):
+        if part in tasks:
+            stream = parts[i + 1:-1]
+            if not stream:
+                return None
+            return tasks[part], "/".join(stream)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Logs Insights
+
+
+def _group_from_identifier(ident: str) -> str:
+    # arn:aws:logs:region:account:log-group:NAME[:*]
+    if ident.startswith("arn:"):
+        name = ident.split(":log-group:", 1)[-1]
+        return name[:-2] if name.endswith(":*") else name
+    return ident
+
+
+def insights_query_log_groups(doc: Any) -> list[str]:
+    """Log group names a StartQuery request targets (``logGroupNames``, ``logGroupName`` or
+    ``logGroupIdentifiers``, ARNs reduced to names)."""
+    if not isinstance(doc, Mapping):
+        return []
+    if doc.get("logGroupNames"):
+        return [str(g) for g in doc["logGroupNames"]]
+    if doc.get("logGroupName"):
+        return [str(doc["logGroupName"])]
+    return [_group_from_identifier(str(g)) for g in doc.get("logGroupIdentifiers") or []]
+
+
+def logs_from_insights_results(doc: Any, *, file: str, log_group: str | None = None,
+                               report: LoadReport) -> pl.DataFrame:
+    """Log events from a GetQueryResults response of a raw-row query.
+
+    Rows with ``@timestamp`` and ``@message`` become events; the log group comes from ``@log``
+    (``"<account>:<group>"``), else ``log_group``; the stream from ``@logStream`` (``""`` when the
+    query did not return it). Aggregate results (no ``@message``) return an empty frame and are
+    noted in ``report.skipped``; raw rows missing ``@timestamp``/``@message`` or with an unparseable
+    timestamp are bad records (line = the 1-based result row).
+
+    Raises
+    ------
+    InputError
+        when rows lack ``@log`` and no ``log_group`` is given.
+    """
+    report.files.append(str(file))
+    results = require(doc, "results", file)
+    rows: list[dict[str, str]] = []
+    for row in results:
+        if not isinstance(row, list):
+            raise InputError(file, f"results row is {type(row).__name__}, expected a list of fields")
+        rows.append({str(f.get("field")): f.get("value") for f in row if isinstance(f, Mapping)})
+    if not rows:
+        return frames.empty("logs")
+    if not any("@message" in r for r in rows):
+        fields = sorted({k for r in rows for k in r})
+        report.skip(file, f"aggregate Insights result ({', '.join(fields)}); kept raw only")
+        return frames.empty("logs")
+    out: dict[str, list[Any]] = {"line": [], "ts": [], "log_group": [], "log_stream": [], "message": []}
+    for i, r in enumerate(rows, start=1):
+        if "@timestamp" not in r or "@message" not in r:
+            report.add_bad(file, i, "Insights row without @timestamp or @message", json.dumps(r))
+            continue
+        group = r.get("@log")
+        if group:
+            head, sep, tail = str(group).partition(":")
+            group = tail if sep and head.isdigit() else group
+        else:
+            group = log_group
+        if group is None:
+            raise InputError(file, "Insights results carry no @log field: pass the StartQuery request "
+                                   "or --log-group")
+        out["line"].append(i)
+        out["ts"].append(r["@timestamp"])
+        out["log_group"].append(group)
+        out["log_stream"].append(r.get("@logStream") or "")
+        out["message"].append(r["@message"] if r["@message"] is not None else "")
+    df = pl.DataFrame(out, schema={"line": pl.Int64, "ts": pl.String, "log_group": pl.String,
+                                   "log_stream": pl.String, "message": pl.String})
+    ts = df["ts"].str.strip_chars()
+    parsed = ts.str.to_datetime(_INSIGHTS_TS_FORMAT, strict=False, time_unit="ms")
+    parsed = parsed.fill_null(ts.str.to_datetime(_EXPORT_TS_FORMAT.removesuffix("Z"), strict=False,
+                                                 time_unit="ms")
+                              .fill_null(ts.str.strip_suffix("Z").str.to_datetime(
+                                  "%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ms")))
+    df = df.with_columns(timestamp=parsed.dt.replace_time_zone("UTC"))
+    for line, raw in df.filter(pl.col("timestamp").is_null()).select("line", "ts").iter_rows():
+        report.add_bad(file, line, f"unparseable @timestamp {raw!r}", raw)
+    df = frames.conform(df.filter(pl.col("timestamp").is_not_null()), "logs")
+    report.add_rows("logs", df.height)
+    return df
+
+
+# --------------------------------------------------------------------------------------------------
+# FilterLogEvents / GetLogEvents
+
+
+def logs_from_events(doc: Any, *, file: str, log_group: str, log_stream: str | None = None,
+                     report: LoadReport) -> pl.DataFrame:
+    """Log events from a FilterLogEvents (events carry ``logStreamName``) or GetLogEvents response
+    (they do not: pass ``log_stream``). ``timestamp`` is epoch milliseconds.
+
+    Events without ``timestamp`` or with a non-integer one are bad records (line = 1-based index).
+
+    Raises
+    ------
+    InputError
+        when an event has no ``logStreamName`` and ``log_stream`` is not given.
+    """
+    report.files.append(str(file))
+    events = require(doc, "events", file)
+    cols: dict[str, list[Any]] = {"timestamp": [], "log_stream": [], "message": []}
+    for i, ev in enumerate(events, start=1):
+        if not isinstance(ev, Mapping):
+            report.add_bad(file, i, "event is not an object", repr(ev)[:500])
+            continue
+        stamp = ev.get("timestamp")
+        if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+            report.add_bad(file, i, f"event timestamp {stamp!r} is not epoch milliseconds", json.dumps(ev))
+            continue
+        stream = ev.get("logStreamName", log_stream)
+        if stream is None:
+            raise InputError(file, "GetLogEvents events carry no logStreamName: pass log_stream",
+                             line=i)
+        cols["timestamp"].append(int(stamp))
+        cols["log_stream"].append(str(stream))
+        cols["message"].append(str(ev.get("message") or ""))
+    df = pl.DataFrame(cols, schema={"timestamp": pl.Int64, "log_stream": pl.String,
+                                    "message": pl.String})
+    df = df.with_columns(pl.from_epoch("timestamp", time_unit="ms").dt.replace_time_zone("UTC"),
+                         log_group=pl.lit(log_group, dtype=pl.String))
+    df = frames.conform(df, "logs")
+    report.add_rows("logs", df.height)
+    return df
+
+
+# --------------------------------------------------------------------------------------------------
+# exploration
+
+
+def _infer_dtype(values: list[Any]) -> pl.DataType:
+    kinds = {type(v) for v in values if v is not None}
+    if kinds == {bool}:
+        return pl.Boolean()
+    if kinds == {int}:
+        return pl.Int64()
+    if kinds and kinds <= {int, float}:
+        return pl.Float64()
+    return pl.String()
+
+
+def parse_json_fields(logs: pl.DataFrame, fields: Sequence[str] | None = None) -> pl.DataFrame:
+    """The logs frame plus one column per top-level JSON field of the messages, for exploration.
+
+    Parameters
+    ----------
+    logs
+        A ``logs`` frame.
+    fields
+        The fields to extract (as strings, nested values as JSON text). ``None`` infers the fields
+        and their types from up to 1,000 JSON messages. A field that collides with a logs column is
+        named ``json_<field>``.
+
+    Non-JSON or invalid messages give nulls; this never raises on bad JSON.
+    """
+    msg = logs["message"]
+    is_obj = msg.str.starts_with("{")
+    if fields is None:
+        seen: dict[str, list[Any]] = {}
+        for text in msg.filter(is_obj).head(1000).to_list():
+            try:
+                doc = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(doc, dict):
+                for k, v in doc.items():
+                    seen.setdefault(k, []).append(v)
+        dtype = pl.Struct({k: _infer_dtype(v) for k, v in seen.items()})
+    else:
+        dtype = pl.Struct({f: pl.String() for f in fields})
+    if not dtype.fields:
+        return logs
+    decoded, _ = decode_json_column(pl.select(pl.when(is_obj).then(msg)).to_series(), dtype)
+    names = {f.name: (f"json_{f.name}" if f.name in logs.columns else f.name) for f in dtype.fields}
+    unnested = decoded.struct.unnest().rename(names)
+    return pl.concat([logs, unnested], how="horizontal")
+
+
+# --------------------------------------------------------------------------------------------------
+# content detection
+
+
+def looks_like_export_lines(first_bytes: bytes) -> bool:
+    """True when the first non-empty line is ``<ISO 8601 timestamp> <message>``."""
+    for line in first_bytes.lstrip(b"\xef\xbb\xbf").splitlines():
+        if line.strip():
+            return bool(_TS_LINE_BYTES.match(line))
+    return False
+
+
+def _first(seq: Any) -> Any:
+    return seq[0] if isinstance(seq, list) and seq else None
+
+
+def looks_like_insights_results(doc: Any) -> bool:
+    """A GetQueryResults response: ``results`` (rows of ``{field, value}``) plus ``status``."""
+    if not (isinstance(doc, Mapping) and isinstance(doc.get("results"), list)):
+        return False
+    if "status" not in doc and "statistics" not in doc:
+        return False
+    row = _first(doc["results"])
+    return row is None or (isinstance(row, list) and all(isinstance(f, Mapping) and "field" in f
+                                                         for f in row))
+
+
+def looks_like_start_query(doc: Any) -> bool:
+    """A StartQuery request: ``queryString`` and a log group selector."""
+    return (isinstance(doc, Mapping) and "queryString" in doc
+            and any(k in doc for k in ("logGroupNames", "logGroupName", "logGroupIdentifiers")))
+
+
+def looks_like_log_events(doc: Any) -> bool:
+    """A FilterLogEvents or GetLogEvents response."""
+    if not (isinstance(doc, Mapping) and isinstance(doc.get("events"), list)):
+        return False
+    ev = _first(doc["events"])
+    if ev is None:
+        return any(k in doc for k in ("nextForwardToken", "searchedLogStreams", "nextToken"))
+    return isinstance(ev, Mapping) and "timestamp" in ev and "message" in ev
+
+
+def looks_like_export_tasks(doc: Any) -> bool:
+    """A DescribeExportTasks response."""
+    return isinstance(doc, Mapping) and isinstance(doc.get("exportTasks"), list)
