@@ -1,0 +1,174 @@
+"""The ``requests`` frame: served requests from structured request logs or from X-Ray segments.
+
+A request log is a JSON message with both ``status`` and ``latency_ms`` (see docs/demo-layout.md).
+Decoding is vectorised (``str.json_decode`` with an explicit dtype); only messages that polars
+refuses are read one by one, so the cost grows with the bad messages, not with the file.
+
+Examples
+--------
+>>> import polars as pl
+>>> from datetime import datetime, UTC
+>>> from slo_analysis.sources._io import LoadReport
+>>> logs = pl.DataFrame({"timestamp": [datetime(2026, 11, 2, tzinfo=UTC)], "log_group": ["/ecs/ticket-api"],
+...                      "log_stream": ["s"], "message": ['{"status": 503, "latency_ms": 12.5, "route": "GET /t"}']})
+>>> req = requests_from_logs(logs, report=LoadReport())
+>>> req.select("service", "operation", "status_code", "fault").row(0)
+('ticket-api', 'GET /t', 503, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from slo_analysis import frames
+from slo_analysis.sources._io import LoadReport
+from slo_analysis.sources.cloudwatch_logs import decode_json_column
+
+__all__ = ["DEFAULT_ATTRIBUTES", "UNKNOWN_OPERATION", "requests_from_logs", "requests_from_spans"]
+
+DEFAULT_ATTRIBUTES: tuple[str, ...] = (
+    "customer_tier", "region", "az", "availability_zone", "version", "route", "method", "host",
+    "instance_id", "environment", "channel", "queue", "level",
+)
+UNKNOWN_OPERATION = "unknown"  # a request record with neither "operation" nor "route"
+
+_CORE_FIELDS = {
+    "ts": pl.String(), "service": pl.String(), "operation": pl.String(), "route": pl.String(),
+    "request_id": pl.String(), "trace_id": pl.String(), "status": pl.Int64(),
+    "latency_ms": pl.Float64(),
+}
+_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f%z")
+
+
+def _service_from_group(groups: pl.Series) -> pl.Series:
+    """Last non-empty path part of each log group (``/ecs/prod/ticket-api`` -> ``ticket-api``)."""
+    uniq = groups.unique().drop_nulls().to_list()
+    mapping = {g: next((p for p in reversed(g.split("/")) if p), g) for g in uniq}
+    return groups.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def _parse_ts(ts: pl.Series) -> pl.Series:
+    out = ts.str.to_datetime(_TS_FORMATS[0], strict=False, time_unit="ms").dt.replace_time_zone("UTC")
+    if (out.is_null() & ts.is_not_null()).any():
+        alt = ts.str.to_datetime(_TS_FORMATS[1], strict=False, time_unit="ms").dt.convert_time_zone("UTC")
+        out = out.fill_null(alt)
+    return out
+
+
+def _attributes(names: Sequence[str]) -> pl.Expr:
+    if not names:
+        return pl.lit([], dtype=frames.KEY_VALUES)
+    pairs = [pl.when(pl.col(f"a.{a}").is_not_null())
+             .then(pl.struct(key=pl.lit(a, dtype=pl.String), value=pl.col(f"a.{a}")))
+             for a in names]
+    return pl.concat_list(pairs).list.drop_nulls().cast(frames.KEY_VALUES)
+
+
+def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
+                       attributes: Sequence[str] = DEFAULT_ATTRIBUTES) -> pl.DataFrame:
+    """Requests from the request records in a ``logs`` frame.
+
+    Parameters
+    ----------
+    logs
+        A ``logs`` frame (any mix of groups and streams).
+    report
+        Messages that start with ``{`` but are not valid JSON (truncated lines) become bad records,
+        ``file = "<log group>/<log stream>"``, ``line = None``; the rest loads.
+    attributes
+        JSON fields kept as ``{key, value}`` pairs in ``attributes`` (when present in a record).
+
+    Returns
+    -------
+    pl.DataFrame
+        The ``requests`` frame, in log order: ``timestamp`` from the record's ``ts`` when it parses,
+        else the event's; ``service`` from ``service`` else the log group's last path part;
+        ``operation`` from ``operation`` else ``route`` else ``"unknown"``; ``fault`` = status >= 500,
+        ``error`` = 400 <= status < 500.
+    """
+    attrs = list(dict.fromkeys(attributes))
+    fields = dict(_CORE_FIELDS)
+    for a in attrs:
+        fields.setdefault(a, pl.String())
+    dtype = pl.Struct(fields)
+    msg = logs["message"]
+    is_obj = msg.str.starts_with("{").fill_null(False)
+    candidates = logs.filter(is_obj)
+    decoded, bad = decode_json_column(candidates["message"], dtype)
+    if bad:
+        rows = candidates.select("log_group", "log_stream", "message")[bad]
+        for group, stream, text in rows.iter_rows():
+            report.add_bad(f"{group}/{stream}", None, "message starts with '{' but is not valid JSON",
+                           text)
+    flat = decoded.struct.rename_fields([f"a.{f}" for f in fields]).struct.unnest()
+    df = pl.concat([candidates.select("timestamp", "log_group"), flat], how="horizontal")
+    df = df.filter(pl.col("a.status").is_not_null() & pl.col("a.latency_ms").is_not_null())
+    if df.is_empty():
+        return frames.empty("requests")
+    ts = _parse_ts(df["a.ts"]).fill_null(df["timestamp"].cast(frames.UTC_MS))
+    status = pl.col("a.status")
+    out = df.select(
+        timestamp=ts,
+        service=pl.col("a.service").fill_null(_service_from_group(df["log_group"])),
+        operation=pl.coalesce("a.operation", "a.route", pl.lit(UNKNOWN_OPERATION)),
+        status_code=status.cast(pl.Int32, strict=False),
+        latency_ms=pl.col("a.latency_ms"),
+        fault=status >= 500,
+        error=(status >= 400) & (status < 500),
+        request_id=pl.col("a.request_id"),
+        trace_id=pl.col("a.trace_id"),
+        attributes=_attributes(attrs),
+    )
+    out = frames.validate(out, "requests")
+    report.add_rows("requests", out.height)
+    return out
+
+
+def _url_path() -> pl.Expr:
+    url = pl.col("http_url")
+    path = url.str.extract(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*([^?#]*)").fill_null(
+        url.str.extract(r"^([^?#]*)"))
+    return pl.when(path == "").then(pl.lit("/")).otherwise(path)
+
+
+def requests_from_spans(spans: pl.DataFrame, *, report: LoadReport | None = None) -> pl.DataFrame:
+    """Requests from the segments (``kind == "segment"``) of a ``spans`` frame.
+
+    ``operation`` is the annotation ``operation`` when present, else ``"<METHOD> <url path>"``
+    (``"<url path>"`` without a method), else the segment name; ``latency_ms`` is the segment's
+    duration; ``fault``/``error`` are the segment's flags or its HTTP status class; ``attributes``
+    are its annotations. Segments still in progress (no end) have no latency and are skipped
+    (counted in ``report.skipped`` when a report is given).
+    """
+    seg = spans.filter(pl.col("kind") == "segment")
+    in_progress = seg.filter(pl.col("duration_ms").is_null()).height
+    if in_progress and report is not None:
+        report.skip("spans", f"{in_progress} in-progress segment(s) without an end: no latency")
+    seg = seg.filter(pl.col("duration_ms").is_not_null())
+    if seg.is_empty():
+        return frames.empty("requests")
+    annotated = (pl.col("annotations").list.eval(
+        pl.element().filter(pl.element().struct.field("key") == "operation").struct.field("value"))
+        .list.first())
+    path = _url_path()
+    from_url = pl.when(pl.col("http_method").is_not_null()).then(
+        pl.concat_str(pl.col("http_method"), pl.lit(" "), path)).otherwise(path)
+    status = pl.col("http_status")
+    out = seg.select(
+        timestamp=pl.col("start"),
+        service=pl.col("service"),
+        operation=pl.coalesce(annotated, from_url, pl.col("name")),
+        status_code=status.cast(pl.Int32),
+        latency_ms=pl.col("duration_ms"),
+        fault=pl.col("fault") | (status >= 500).fill_null(False),
+        error=pl.col("error") | ((status >= 400) & (status < 500)).fill_null(False),
+        request_id=pl.lit(None, dtype=pl.String),
+        trace_id=pl.col("trace_id"),
+        attributes=pl.col("annotations"),
+    )
+    out = frames.conform(out, "requests")
+    if report is not None:
+        report.add_rows("requests", out.height)
+    return out
