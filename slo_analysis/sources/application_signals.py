@@ -29,9 +29,9 @@ Examples
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
