@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from slo_analysis.exceptions import InputError, MissingKeyError, TruncatedInputError
+from slo_analysis.frames import format_dimensions
 
 __all__ = [
     "GZIP_MAGIC",
@@ -25,6 +26,13 @@ __all__ = [
     "read_json",
     "require",
     "to_datetime",
+    "as_list",
+    "as_map",
+    "as_str",
+    "as_float",
+    "as_int",
+    "as_time",
+    "dimensions",
     "BadRecord",
     "LoadReport",
 ]
@@ -100,6 +108,56 @@ def to_datetime(value: Any) -> datetime:
         dt = datetime.fromisoformat(text)
         return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
     raise ValueError(f"not a timestamp: {value!r}")
+
+
+# Typed readers: the value at ``key`` as the expected JSON type, or InputError naming file and key.
+def as_list(value: Any, file: str, key: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InputError(file, f"{key!r} must be a list, found {type(value).__name__}", key=key)
+    return value
+
+
+def as_map(value: Any, file: str, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(file, f"{key!r} must be an object, found {type(value).__name__}", key=key)
+    return value
+
+
+def as_str(value: Any, file: str, key: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(file, f"{key!r} must be a string, found {type(value).__name__}", key=key)
+    return value
+
+
+def as_float(value: Any, file: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(file, f"{key!r} must be a number, found {value!r}", key=key)
+    return float(value)
+
+
+def as_int(value: Any, file: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InputError(file, f"{key!r} must be an integer, found {value!r}", key=key)
+    return int(value)
+
+
+def as_time(value: Any, file: str, key: str) -> datetime:
+    try:
+        return to_datetime(value)
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
+        raise InputError(file, f"{key!r}: unparseable timestamp {value!r} ({exc})", key=key) from exc
+
+
+def dimensions(value: Any, file: str, key: str) -> str:
+    if value is None:
+        return ""
+    items = as_list(value, file, key)
+    pairs = {}
+    for d in items:
+        d = as_map(d, file, key)
+        pairs[as_str(require(d, "Name", file, key), file, f"{key}.Name")] = \
+            as_str(require(d, "Value", file, key), file, f"{key}.Value")
+    return format_dimensions(pairs)
 
 
 @dataclass(frozen=True)

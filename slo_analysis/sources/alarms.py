@@ -30,17 +30,8 @@ import polars as pl
 
 from slo_analysis import frames
 from slo_analysis.exceptions import InputError, MissingKeyError
-from slo_analysis.sources._io import require
-from slo_analysis.sources.cloudwatch_metrics import (
-    MATH_NAMESPACE,
-    _as_float,
-    _as_int,
-    _as_list,
-    _as_map,
-    _as_str,
-    _as_time,
-    _dims,
-)
+from slo_analysis.sources._io import as_float, as_int, as_list, as_map, as_str, as_time, dimensions, require
+from slo_analysis.sources.cloudwatch_metrics import MATH_NAMESPACE
 
 __all__ = [
     "SLO_DIMENSION",
@@ -66,7 +57,7 @@ def _slo_name(metric: Mapping[str, Any], file: str, ctx: str) -> str | None:
         return None
     for d in dims:
         if isinstance(d, Mapping) and d.get("Name") == SLO_DIMENSION:
-            return _as_str(d.get("Value"), file, f"{ctx}.Dimensions[SloName]")
+            return as_str(d.get("Value"), file, f"{ctx}.Dimensions[SloName]")
     return None
 
 
@@ -77,22 +68,22 @@ def _metric_string(ns: str, name: str, dims: str) -> str:
 def _metric_alarm(a: Mapping[str, Any], file: str, ctx: str) -> dict[str, Any]:
     row: dict[str, Any] = {
         "alarm_type": "MetricAlarm",
-        "threshold": _opt(a, "Threshold", _as_float, file, ctx),
-        "comparison": _opt(a, "ComparisonOperator", _as_str, file, ctx),
-        "evaluation_periods": _opt(a, "EvaluationPeriods", _as_int, file, ctx),
-        "datapoints_to_alarm": _opt(a, "DatapointsToAlarm", _as_int, file, ctx),
-        "period_s": _opt(a, "Period", _as_int, file, ctx),
+        "threshold": _opt(a, "Threshold", as_float, file, ctx),
+        "comparison": _opt(a, "ComparisonOperator", as_str, file, ctx),
+        "evaluation_periods": _opt(a, "EvaluationPeriods", as_int, file, ctx),
+        "datapoints_to_alarm": _opt(a, "DatapointsToAlarm", as_int, file, ctx),
+        "period_s": _opt(a, "Period", as_int, file, ctx),
     }
     if a.get("Metrics") is not None:
-        row.update(_math_alarm(_as_list(a["Metrics"], file, f"{ctx}.Metrics"), file, ctx))
+        row.update(_math_alarm(as_list(a["Metrics"], file, f"{ctx}.Metrics"), file, ctx))
         return row
-    ns = _as_str(require(a, "Namespace", file, ctx), file, f"{ctx}.Namespace")
-    name = _as_str(require(a, "MetricName", file, ctx), file, f"{ctx}.MetricName")
-    dims = _dims(a.get("Dimensions"), file, f"{ctx}.Dimensions")
+    ns = as_str(require(a, "Namespace", file, ctx), file, f"{ctx}.Namespace")
+    name = as_str(require(a, "MetricName", file, ctx), file, f"{ctx}.MetricName")
+    dims = dimensions(a.get("Dimensions"), file, f"{ctx}.Dimensions")
     slo = _slo_name(a, file, ctx)
     stat = a.get("Statistic", a.get("ExtendedStatistic"))
     row.update(namespace=ns, metric=name, dimensions=dims,
-               statistic=None if stat is None else _as_str(stat, file, f"{ctx}.Statistic"),
+               statistic=None if stat is None else as_str(stat, file, f"{ctx}.Statistic"),
                watches=f"slo:{slo}" if slo else _metric_string(ns, name, dims))
     return row
 
@@ -103,20 +94,20 @@ def _math_alarm(queries: list[Any], file: str, ctx: str) -> dict[str, Any]:
     returned: Mapping[str, Any] | None = None
     for i, q in enumerate(queries):
         qctx = f"{ctx}.Metrics[{i}]"
-        q = _as_map(q, file, qctx)
-        qid = _as_str(require(q, "Id", file, qctx), file, f"{qctx}.Id")
+        q = as_map(q, file, qctx)
+        qid = as_str(require(q, "Id", file, qctx), file, f"{qctx}.Id")
         if q.get("ReturnData") is True or (returned is None and q.get("ReturnData") is None):
             returned = q
         if q.get("MetricStat") is not None:
-            ms = _as_map(q["MetricStat"], file, f"{qctx}.MetricStat")
-            m = _as_map(require(ms, "Metric", file, f"{qctx}.MetricStat"), file, f"{qctx}.Metric")
-            ns = _as_str(require(m, "Namespace", file, f"{qctx}.Metric"), file, "Namespace")
-            name = _as_str(require(m, "MetricName", file, f"{qctx}.Metric"), file, "MetricName")
-            stat = _as_str(require(ms, "Stat", file, f"{qctx}.MetricStat"), file, "Stat")
-            parts[qid] = f"{_metric_string(ns, name, _dims(m.get('Dimensions'), file, qctx))}:{stat}"
+            ms = as_map(q["MetricStat"], file, f"{qctx}.MetricStat")
+            m = as_map(require(ms, "Metric", file, f"{qctx}.MetricStat"), file, f"{qctx}.Metric")
+            ns = as_str(require(m, "Namespace", file, f"{qctx}.Metric"), file, "Namespace")
+            name = as_str(require(m, "MetricName", file, f"{qctx}.Metric"), file, "MetricName")
+            stat = as_str(require(ms, "Stat", file, f"{qctx}.MetricStat"), file, "Stat")
+            parts[qid] = f"{_metric_string(ns, name, dimensions(m.get('Dimensions'), file, qctx))}:{stat}"
             slo = slo or _slo_name(m, file, qctx)
         elif q.get("Expression") is not None:
-            parts[qid] = _as_str(q["Expression"], file, f"{qctx}.Expression")
+            parts[qid] = as_str(q["Expression"], file, f"{qctx}.Expression")
         else:
             raise MissingKeyError(file, "MetricStat", context=f"{qctx} (MetricStat or Expression)")
     if returned is None:
@@ -125,7 +116,7 @@ def _math_alarm(queries: list[Any], file: str, ctx: str) -> dict[str, Any]:
     row: dict[str, Any] = {"namespace": MATH_NAMESPACE, "metric": rid,
                            "dimensions": "", "statistic": parts[rid]}
     if returned.get("Period") is not None:
-        row["period_s"] = _as_int(returned["Period"], file, f"{ctx}.Metrics.Period")
+        row["period_s"] = as_int(returned["Period"], file, f"{ctx}.Metrics.Period")
     if slo:
         row["watches"] = f"slo:{slo}"
     elif returned.get("Expression") is not None:
@@ -142,19 +133,19 @@ def alarm_definitions_from_describe_alarms(doc: Mapping[str, Any], *, file: str 
     ``MetricAlarms`` and ``CompositeAlarms`` are read; ``LogAlarms`` are skipped (logged).
     An object with neither key raises :class:`MissingKeyError` for ``MetricAlarms``.
     """
-    doc = _as_map(doc, file, "DescribeAlarms output")
+    doc = as_map(doc, file, "DescribeAlarms output")
     if "MetricAlarms" not in doc and "CompositeAlarms" not in doc:
         raise MissingKeyError(file, "MetricAlarms", context="DescribeAlarms output")
     rows: list[dict[str, Any]] = []
-    for i, a in enumerate(_as_list(doc.get("MetricAlarms") or [], file, "MetricAlarms")):
+    for i, a in enumerate(as_list(doc.get("MetricAlarms") or [], file, "MetricAlarms")):
         ctx = f"MetricAlarms[{i}]"
-        a = _as_map(a, file, ctx)
+        a = as_map(a, file, ctx)
         row = _metric_alarm(a, file, ctx)
         rows.append(_common(a, row, file, ctx))
-    for i, a in enumerate(_as_list(doc.get("CompositeAlarms") or [], file, "CompositeAlarms")):
+    for i, a in enumerate(as_list(doc.get("CompositeAlarms") or [], file, "CompositeAlarms")):
         ctx = f"CompositeAlarms[{i}]"
-        a = _as_map(a, file, ctx)
-        rule = _as_str(require(a, "AlarmRule", file, ctx), file, f"{ctx}.AlarmRule")
+        a = as_map(a, file, ctx)
+        rule = as_str(require(a, "AlarmRule", file, ctx), file, f"{ctx}.AlarmRule")
         rows.append(_common(a, {"alarm_type": "CompositeAlarm", "watches": rule}, file, ctx))
     if doc.get("LogAlarms"):
         log.info("%s: %d LogAlarms skipped (not metric or composite alarms)", file, len(doc["LogAlarms"]))
@@ -164,12 +155,12 @@ def alarm_definitions_from_describe_alarms(doc: Mapping[str, Any], *, file: str 
 
 
 def _common(a: Mapping[str, Any], row: dict[str, Any], file: str, ctx: str) -> dict[str, Any]:
-    row["alarm_name"] = _as_str(require(a, "AlarmName", file, ctx), file, f"{ctx}.AlarmName")
+    row["alarm_name"] = as_str(require(a, "AlarmName", file, ctx), file, f"{ctx}.AlarmName")
     enabled = a.get("ActionsEnabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise InputError(file, f"{ctx}.ActionsEnabled must be true or false", key="ActionsEnabled")
     row["actions_enabled"] = enabled
-    row["description"] = _opt(a, "AlarmDescription", _as_str, file, ctx)
+    row["description"] = _opt(a, "AlarmDescription", as_str, file, ctx)
     return {c: row.get(c) for c in frames.schema("alarm_definitions").columns}
 
 
@@ -183,34 +174,34 @@ def alarms_from_history(doc: Mapping[str, Any], *, file: str = "<memory>",
     ``watches`` is joined from ``definitions`` (an ``alarm_definitions`` frame) by alarm name.
     Rows are sorted by timestamp.
     """
-    doc = _as_map(doc, file, "DescribeAlarmHistory output")
-    items = _as_list(require(doc, "AlarmHistoryItems", file, "DescribeAlarmHistory output"), file,
+    doc = as_map(doc, file, "DescribeAlarmHistory output")
+    items = as_list(require(doc, "AlarmHistoryItems", file, "DescribeAlarmHistory output"), file,
                      "AlarmHistoryItems")
     rows = []
     for i, it in enumerate(items):
         ctx = f"AlarmHistoryItems[{i}]"
-        it = _as_map(it, file, ctx)
-        if _as_str(require(it, "HistoryItemType", file, ctx), file, f"{ctx}.HistoryItemType") != "StateUpdate":
+        it = as_map(it, file, ctx)
+        if as_str(require(it, "HistoryItemType", file, ctx), file, f"{ctx}.HistoryItemType") != "StateUpdate":
             continue
-        name = _as_str(require(it, "AlarmName", file, ctx), file, f"{ctx}.AlarmName")
-        ts = _as_time(require(it, "Timestamp", file, ctx), file, f"{ctx}.Timestamp")
-        raw = _as_str(require(it, "HistoryData", file, ctx), file, f"{ctx}.HistoryData")
+        name = as_str(require(it, "AlarmName", file, ctx), file, f"{ctx}.AlarmName")
+        ts = as_time(require(it, "Timestamp", file, ctx), file, f"{ctx}.Timestamp")
+        raw = as_str(require(it, "HistoryData", file, ctx), file, f"{ctx}.HistoryData")
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InputError(file, f"{ctx}.HistoryData is not JSON: {exc.msg}", key="HistoryData") from exc
-        data = _as_map(data, file, f"{ctx}.HistoryData")
-        new = _as_map(require(data, "newState", file, f"{ctx}.HistoryData"), file, "newState")
+        data = as_map(data, file, f"{ctx}.HistoryData")
+        new = as_map(require(data, "newState", file, f"{ctx}.HistoryData"), file, "newState")
         old = data.get("oldState")
-        old = None if old is None else _as_map(old, file, f"{ctx}.HistoryData.oldState")
+        old = None if old is None else as_map(old, file, f"{ctx}.HistoryData.oldState")
         rows.append({
             "timestamp": ts,
             "alarm_name": name,
-            "alarm_type": _opt(it, "AlarmType", _as_str, file, ctx),
-            "old_state": None if old is None else _opt(old, "stateValue", _as_str, file, "oldState"),
-            "new_state": _as_str(require(new, "stateValue", file, f"{ctx}.HistoryData.newState"), file,
+            "alarm_type": _opt(it, "AlarmType", as_str, file, ctx),
+            "old_state": None if old is None else _opt(old, "stateValue", as_str, file, "oldState"),
+            "new_state": as_str(require(new, "stateValue", file, f"{ctx}.HistoryData.newState"), file,
                                  "newState.stateValue"),
-            "reason": _opt(new, "stateReason", _as_str, file, "newState"),
+            "reason": _opt(new, "stateReason", as_str, file, "newState"),
         })
     df = pl.DataFrame(rows, schema={"timestamp": pl.Datetime("us", "UTC"), "alarm_name": pl.String,
                                     "alarm_type": pl.String, "old_state": pl.String,

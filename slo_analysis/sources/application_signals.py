@@ -38,16 +38,7 @@ import polars as pl
 
 from slo_analysis import frames
 from slo_analysis.exceptions import InputError, MissingKeyError
-from slo_analysis.sources._io import require
-from slo_analysis.sources.cloudwatch_metrics import (
-    _as_float,
-    _as_int,
-    _as_list,
-    _as_map,
-    _as_str,
-    _as_time,
-    _dims,
-)
+from slo_analysis.sources._io import as_float, as_int, as_list, as_map, as_str, as_time, dimensions, require
 
 __all__ = [
     "DEFAULT_ATTAINMENT_GOAL",
@@ -84,16 +75,16 @@ def canonical_json(obj: Any) -> str:
 def _slo_list(doc: Any, file: str) -> list[Any]:
     if isinstance(doc, list):
         return doc
-    doc = _as_map(doc, file, "Application Signals SLO document")
+    doc = as_map(doc, file, "Application Signals SLO document")
     if "Slo" in doc:
         return [doc["Slo"]]
     if "Slos" in doc:
-        return _as_list(doc["Slos"], file, "Slos")
+        return as_list(doc["Slos"], file, "Slos")
     return [doc]
 
 
 def _returned(queries: Any, file: str, ctx: str) -> Mapping[str, Any] | None:
-    qs = [_as_map(q, file, ctx) for q in _as_list(queries, file, ctx)]
+    qs = [as_map(q, file, ctx) for q in as_list(queries, file, ctx)]
     for q in qs:
         if q.get("ReturnData") is True:
             return q
@@ -105,43 +96,43 @@ def _describe(q: Mapping[str, Any] | None, file: str, ctx: str) -> tuple[str | N
     if q is None:
         return None, None, None
     if q.get("MetricStat") is not None:
-        ms = _as_map(q["MetricStat"], file, f"{ctx}.MetricStat")
-        m = _as_map(require(ms, "Metric", file, f"{ctx}.MetricStat"), file, f"{ctx}.Metric")
-        ns = _as_str(require(m, "Namespace", file, f"{ctx}.Metric"), file, f"{ctx}.Namespace")
-        name = _as_str(require(m, "MetricName", file, f"{ctx}.Metric"), file, f"{ctx}.MetricName")
-        dims = _dims(m.get("Dimensions"), file, f"{ctx}.Dimensions")
+        ms = as_map(q["MetricStat"], file, f"{ctx}.MetricStat")
+        m = as_map(require(ms, "Metric", file, f"{ctx}.MetricStat"), file, f"{ctx}.Metric")
+        ns = as_str(require(m, "Namespace", file, f"{ctx}.Metric"), file, f"{ctx}.Namespace")
+        name = as_str(require(m, "MetricName", file, f"{ctx}.Metric"), file, f"{ctx}.MetricName")
+        dims = dimensions(m.get("Dimensions"), file, f"{ctx}.Dimensions")
         period = ms.get("Period")
         return (f"{ns}/{name}{{{dims}}}" if dims else f"{ns}/{name}",
-                _as_str(require(ms, "Stat", file, f"{ctx}.MetricStat"), file, f"{ctx}.Stat"),
-                None if period is None else _as_int(period, file, f"{ctx}.Period"))
+                as_str(require(ms, "Stat", file, f"{ctx}.MetricStat"), file, f"{ctx}.Stat"),
+                None if period is None else as_int(period, file, f"{ctx}.Period"))
     if q.get("Expression") is not None:
         period = q.get("Period")
-        return (f"math:{_as_str(q['Expression'], file, f'{ctx}.Expression')}", None,
-                None if period is None else _as_int(period, file, f"{ctx}.Period"))
+        return (f"math:{as_str(q['Expression'], file, f'{ctx}.Expression')}", None,
+                None if period is None else as_int(period, file, f"{ctx}.Period"))
     return None, None, None
 
 
 def _one(slo: Any, file: str, ctx: str) -> dict[str, Any]:
-    slo = _as_map(slo, file, ctx)
-    name = _as_str(require(slo, "Name", file, ctx), file, f"{ctx}.Name")
+    slo = as_map(slo, file, ctx)
+    name = as_str(require(slo, "Name", file, ctx), file, f"{ctx}.Name")
     ctx = f"SLO {name}"
-    goal = _as_map(require(slo, "Goal", file, ctx), file, f"{ctx}.Goal")
+    goal = as_map(require(slo, "Goal", file, ctx), file, f"{ctx}.Goal")
     request_based = slo.get("RequestBasedSli") is not None or slo.get("EvaluationType") == "RequestBased"
     if slo.get("RequestBasedSli") is not None:
-        sli = _as_map(slo["RequestBasedSli"], file, f"{ctx}.RequestBasedSli")
+        sli = as_map(slo["RequestBasedSli"], file, f"{ctx}.RequestBasedSli")
         metric_key = "RequestBasedSliMetric"
     elif slo.get("Sli") is not None:
-        sli = _as_map(slo["Sli"], file, f"{ctx}.Sli")
+        sli = as_map(slo["Sli"], file, f"{ctx}.Sli")
         metric_key = "SliMetric"
     else:
         raise MissingKeyError(file, "Sli", context=f"{ctx} (Sli or RequestBasedSli)")
-    sm = _as_map(require(sli, metric_key, file, f"{ctx}.{metric_key}"), file, metric_key)
+    sm = as_map(require(sli, metric_key, file, f"{ctx}.{metric_key}"), file, metric_key)
     mctx = f"{ctx}.{metric_key}"
     keys = sm.get("KeyAttributes")
-    keys = {} if keys is None else _as_map(keys, file, f"{mctx}.KeyAttributes")
+    keys = {} if keys is None else as_map(keys, file, f"{mctx}.KeyAttributes")
     mtype = sm.get("MetricType")
     if mtype is not None:
-        kind = _as_str(mtype, file, f"{mctx}.MetricType").lower()
+        kind = as_str(mtype, file, f"{mctx}.MetricType").lower()
     else:
         kind = "ratio" if request_based else "threshold"
     statistic = period = None
@@ -151,45 +142,45 @@ def _one(slo: Any, file: str, ctx: str) -> dict[str, Any]:
     else:
         total, _, _ = _describe(_returned(sm.get("TotalRequestCountMetric") or [], file,
                                           f"{mctx}.TotalRequestCountMetric"), file, mctx)
-        mon = _as_map(sm.get("MonitoredRequestCountMetric") or {}, file, f"{mctx}.MonitoredRequestCountMetric")
+        mon = as_map(sm.get("MonitoredRequestCountMetric") or {}, file, f"{mctx}.MonitoredRequestCountMetric")
         which = "good" if mon.get("GoodCountMetric") is not None else "bad"
         counted, _, _ = _describe(_returned(mon.get("GoodCountMetric") or mon.get("BadCountMetric") or [],
                                             file, f"{mctx}.{which}"), file, mctx)
         metric = "; ".join(f"{k}={v}" for k, v in ((which, counted), ("total", total)) if v) or None
     threshold = sli.get("MetricThreshold")
     interval = goal.get("Interval")
-    interval = {} if interval is None else _as_map(interval, file, f"{ctx}.Goal.Interval")
+    interval = {} if interval is None else as_map(interval, file, f"{ctx}.Goal.Interval")
     start = None
     if interval.get("CalendarInterval") is not None:
-        iv = _as_map(interval["CalendarInterval"], file, f"{ctx}.Goal.Interval.CalendarInterval")
+        iv = as_map(interval["CalendarInterval"], file, f"{ctx}.Goal.Interval.CalendarInterval")
         ikind = "calendar"
-        start = _as_time(require(iv, "StartTime", file, f"{ctx}.CalendarInterval"), file, "StartTime")
+        start = as_time(require(iv, "StartTime", file, f"{ctx}.CalendarInterval"), file, "StartTime")
     elif interval.get("RollingInterval") is not None:
-        iv = _as_map(interval["RollingInterval"], file, f"{ctx}.Goal.Interval.RollingInterval")
+        iv = as_map(interval["RollingInterval"], file, f"{ctx}.Goal.Interval.RollingInterval")
         ikind = "rolling"
     else:
         iv, ikind = {"Duration": 7, "DurationUnit": "DAY"}, "rolling"
-    unit = _as_str(require(iv, "DurationUnit", file, f"{ctx}.Goal.Interval"), file, "DurationUnit")
+    unit = as_str(require(iv, "DurationUnit", file, f"{ctx}.Goal.Interval"), file, "DurationUnit")
     if unit not in _UNITS:
         raise InputError(file, f"{ctx}: DurationUnit {unit!r} is not one of {sorted(_UNITS)}", key="DurationUnit")
-    target = _as_float(goal.get("AttainmentGoal", DEFAULT_ATTAINMENT_GOAL), file, f"{ctx}.Goal.AttainmentGoal")
+    target = as_float(goal.get("AttainmentGoal", DEFAULT_ATTAINMENT_GOAL), file, f"{ctx}.Goal.AttainmentGoal")
     warning = goal.get("WarningThreshold", DEFAULT_WARNING_THRESHOLD)
     return {
         "name": name,
-        "service": None if keys.get("Name") is None else _as_str(keys["Name"], file, "KeyAttributes.Name"),
-        "operation": None if sm.get("OperationName") is None else _as_str(sm["OperationName"], file,
+        "service": None if keys.get("Name") is None else as_str(keys["Name"], file, "KeyAttributes.Name"),
+        "operation": None if sm.get("OperationName") is None else as_str(sm["OperationName"], file,
                                                                           f"{mctx}.OperationName"),
-        "environment": None if keys.get("Environment") is None else _as_str(keys["Environment"], file,
+        "environment": None if keys.get("Environment") is None else as_str(keys["Environment"], file,
                                                                             "KeyAttributes.Environment"),
         "sli_kind": kind, "method": "request" if request_based else "period", "metric": metric,
         "statistic": statistic,
-        "threshold": None if threshold is None else _as_float(threshold, file, f"{ctx}.MetricThreshold"),
-        "comparison": None if sli.get("ComparisonOperator") is None else _as_str(
+        "threshold": None if threshold is None else as_float(threshold, file, f"{ctx}.MetricThreshold"),
+        "comparison": None if sli.get("ComparisonOperator") is None else as_str(
             sli["ComparisonOperator"], file, f"{ctx}.ComparisonOperator"),
         "target": percent_to_fraction(target),
-        "warning_threshold": percent_to_fraction(_as_float(warning, file, f"{ctx}.Goal.WarningThreshold")),
+        "warning_threshold": percent_to_fraction(as_float(warning, file, f"{ctx}.Goal.WarningThreshold")),
         "interval_kind": ikind,
-        "interval_duration": _as_int(require(iv, "Duration", file, f"{ctx}.Goal.Interval"), file, "Duration"),
+        "interval_duration": as_int(require(iv, "Duration", file, f"{ctx}.Goal.Interval"), file, "Duration"),
         "interval_unit": unit, "calendar_start": start,
         "period_s": None if request_based else period,
         "source": "application-signals", "definition": _definition(slo, file, ctx),

@@ -34,7 +34,16 @@ import polars as pl
 
 from slo_analysis import frames
 from slo_analysis.exceptions import InputError, MissingKeyError
-from slo_analysis.sources._io import require, to_datetime
+from slo_analysis.sources._io import (
+    as_float,
+    as_int,
+    as_list,
+    as_map,
+    as_str,
+    as_time,
+    dimensions,
+    require,
+)
 
 __all__ = [
     "MATH_NAMESPACE",
@@ -53,79 +62,29 @@ _STATS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _ID_TOKEN = re.compile(r"[a-z][A-Za-z0-9_]*")
 
 
-# ----------------------------------------------------------------------------- small typed readers
-def _as_list(value: Any, file: str, key: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise InputError(file, f"{key!r} must be a list, found {type(value).__name__}", key=key)
-    return value
-
-
-def _as_map(value: Any, file: str, key: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InputError(file, f"{key!r} must be an object, found {type(value).__name__}", key=key)
-    return value
-
-
-def _as_str(value: Any, file: str, key: str) -> str:
-    if not isinstance(value, str):
-        raise InputError(file, f"{key!r} must be a string, found {type(value).__name__}", key=key)
-    return value
-
-
-def _as_float(value: Any, file: str, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(file, f"{key!r} must be a number, found {value!r}", key=key)
-    return float(value)
-
-
-def _as_int(value: Any, file: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise InputError(file, f"{key!r} must be an integer, found {value!r}", key=key)
-    return int(value)
-
-
-def _as_time(value: Any, file: str, key: str) -> datetime:
-    try:
-        return to_datetime(value)
-    except (ValueError, TypeError, OverflowError, OSError) as exc:
-        raise InputError(file, f"{key!r}: unparseable timestamp {value!r} ({exc})", key=key) from exc
-
-
-def _dims(value: Any, file: str, key: str) -> str:
-    if value is None:
-        return ""
-    items = _as_list(value, file, key)
-    pairs = {}
-    for d in items:
-        d = _as_map(d, file, key)
-        pairs[_as_str(require(d, "Name", file, key), file, f"{key}.Name")] = \
-            _as_str(require(d, "Value", file, key), file, f"{key}.Value")
-    return frames.format_dimensions(pairs)
-
-
 # ----------------------------------------------------------------------------- queries
 def _queries_list(queries: Any, file: str) -> list[Mapping[str, Any]]:
     if isinstance(queries, Mapping):
         queries = require(queries, "MetricDataQueries", file, "the --cli-input-json request")
-    return [_as_map(q, file, "MetricDataQueries[]") for q in _as_list(queries, file, "MetricDataQueries")]
+    return [as_map(q, file, "MetricDataQueries[]") for q in as_list(queries, file, "MetricDataQueries")]
 
 
 def _identity(q: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]], file: str,
               timestamps: Sequence[datetime]) -> tuple[str, str, str, str, int, str | None]:
     """(namespace, metric, dimensions, stat, period_s, unit) of one query."""
-    qid = _as_str(q["Id"], file, "Id")
+    qid = as_str(q["Id"], file, "Id")
     if "MetricStat" in q:
-        ms = _as_map(q["MetricStat"], file, f"MetricStat of {qid}")
-        metric = _as_map(require(ms, "Metric", file, f"MetricStat of query {qid}"), file, "Metric")
-        ns = _as_str(require(metric, "Namespace", file, f"Metric of query {qid}"), file, "Namespace")
-        name = _as_str(require(metric, "MetricName", file, f"Metric of query {qid}"), file, "MetricName")
-        stat = _as_str(require(ms, "Stat", file, f"MetricStat of query {qid}"), file, "Stat")
-        period = _as_int(require(ms, "Period", file, f"MetricStat of query {qid}"), file, "Period")
+        ms = as_map(q["MetricStat"], file, f"MetricStat of {qid}")
+        metric = as_map(require(ms, "Metric", file, f"MetricStat of query {qid}"), file, "Metric")
+        ns = as_str(require(metric, "Namespace", file, f"Metric of query {qid}"), file, "Namespace")
+        name = as_str(require(metric, "MetricName", file, f"Metric of query {qid}"), file, "MetricName")
+        stat = as_str(require(ms, "Stat", file, f"MetricStat of query {qid}"), file, "Stat")
+        period = as_int(require(ms, "Period", file, f"MetricStat of query {qid}"), file, "Period")
         unit = ms.get("Unit")
-        unit = None if unit is None else _as_str(unit, file, "Unit")
-        return ns, name, _dims(metric.get("Dimensions"), file, f"Dimensions of {qid}"), stat, period, unit
+        unit = None if unit is None else as_str(unit, file, "Unit")
+        return ns, name, dimensions(metric.get("Dimensions"), file, f"Dimensions of {qid}"), stat, period, unit
     if "Expression" in q:
-        expr = _as_str(q["Expression"], file, f"Expression of {qid}")
+        expr = as_str(q["Expression"], file, f"Expression of {qid}")
         return MATH_NAMESPACE, qid, "", expr, _math_period(q, expr, by_id, file, timestamps), None
     raise MissingKeyError(file, "MetricStat", context=f"query {qid} (a query has MetricStat or Expression)")
 
@@ -134,14 +93,14 @@ def _math_period(q: Mapping[str, Any], expr: str, by_id: Mapping[str, Mapping[st
                  timestamps: Sequence[datetime]) -> int:
     qid = q["Id"]
     if q.get("Period") is not None:
-        return _as_int(q["Period"], file, f"Period of {qid}")
+        return as_int(q["Period"], file, f"Period of {qid}")
     periods = []
     for token in set(_ID_TOKEN.findall(expr)):
         ref = by_id.get(token)
         if ref is not None and token != qid and isinstance(ref.get("MetricStat"), Mapping):
             p = ref["MetricStat"].get("Period")
             if p is not None:
-                periods.append(_as_int(p, file, f"Period of {token}"))
+                periods.append(as_int(p, file, f"Period of {token}"))
     if periods:
         return max(periods)
     distinct = sorted(set(timestamps))
@@ -200,26 +159,26 @@ def metrics_from_get_metric_data(response: Mapping[str, Any] | Sequence[Mapping[
     pages = list(response) if isinstance(response, list) else [response]
     by_id: dict[str, Mapping[str, Any]] = {}
     for q in _queries_list(queries, file):
-        qid = _as_str(require(q, "Id", file, "MetricDataQueries[]"), file, "Id")
+        qid = as_str(require(q, "Id", file, "MetricDataQueries[]"), file, "Id")
         if qid in by_id:
             raise InputError(file, f"duplicate query Id {qid!r} in MetricDataQueries", key="Id")
         by_id[qid] = q
     cols: dict[str, list[Any]] = {c: [] for c in ("timestamp", "namespace", "metric", "dimensions", "stat",
                                                   "period_s", "unit", "value")}
     for page in pages:
-        results = _as_list(require(page, "MetricDataResults", file, "GetMetricData response"), file,
+        results = as_list(require(page, "MetricDataResults", file, "GetMetricData response"), file,
                            "MetricDataResults")
         for i, res in enumerate(results):
             ctx = f"MetricDataResults[{i}]"
-            res = _as_map(res, file, ctx)
-            rid = _as_str(require(res, "Id", file, ctx), file, f"{ctx}.Id")
+            res = as_map(res, file, ctx)
+            rid = as_str(require(res, "Id", file, ctx), file, f"{ctx}.Id")
             q = by_id.get(rid)
             if q is None:
                 raise MissingKeyError(file, rid, context="MetricDataQueries (no query has this result's Id)")
-            ts = [_as_time(t, file, f"{ctx}.Timestamps")
-                  for t in _as_list(require(res, "Timestamps", file, ctx), file, f"{ctx}.Timestamps")]
-            vals = [_as_float(v, file, f"{ctx}.Values")
-                    for v in _as_list(require(res, "Values", file, ctx), file, f"{ctx}.Values")]
+            ts = [as_time(t, file, f"{ctx}.Timestamps")
+                  for t in as_list(require(res, "Timestamps", file, ctx), file, f"{ctx}.Timestamps")]
+            vals = [as_float(v, file, f"{ctx}.Values")
+                    for v in as_list(require(res, "Values", file, ctx), file, f"{ctx}.Values")]
             if len(ts) != len(vals):
                 raise InputError(file, f"{ctx} (Id {rid}): {len(ts)} Timestamps but {len(vals)} Values",
                                  key="Values")
@@ -249,27 +208,27 @@ def metrics_from_get_metric_statistics(response: Mapping[str, Any], *, namespace
     Extended statistics (``ExtendedStatistics: {"p99": ...}``) become rows with stat ``p99``.
     Rows are sorted by timestamp (CloudWatch returns them unordered).
     """
-    response = _as_map(response, file, "GetMetricStatistics response")
+    response = as_map(response, file, "GetMetricStatistics response")
     if metric is None:
-        metric = _as_str(require(response, "Label", file, "GetMetricStatistics response"), file, "Label")
+        metric = as_str(require(response, "Label", file, "GetMetricStatistics response"), file, "Label")
     dims = dimensions if isinstance(dimensions, str) else frames.format_dimensions(dimensions)
     cols: dict[str, list[Any]] = {c: [] for c in ("timestamp", "stat", "unit", "value")}
-    for i, dp in enumerate(_as_list(require(response, "Datapoints", file, "GetMetricStatistics response"),
+    for i, dp in enumerate(as_list(require(response, "Datapoints", file, "GetMetricStatistics response"),
                                     file, "Datapoints")):
         ctx = f"Datapoints[{i}]"
-        dp = _as_map(dp, file, ctx)
-        ts = _as_time(require(dp, "Timestamp", file, ctx), file, f"{ctx}.Timestamp")
+        dp = as_map(dp, file, ctx)
+        ts = as_time(require(dp, "Timestamp", file, ctx), file, f"{ctx}.Timestamp")
         unit = dp.get("Unit")
-        unit = None if unit is None else _as_str(unit, file, f"{ctx}.Unit")
+        unit = None if unit is None else as_str(unit, file, f"{ctx}.Unit")
         values = [(s, dp[s]) for s in _STATS if s in dp]
         ext = dp.get("ExtendedStatistics")
         if ext is not None:
-            values += sorted(_as_map(ext, file, f"{ctx}.ExtendedStatistics").items())
+            values += sorted(as_map(ext, file, f"{ctx}.ExtendedStatistics").items())
         for stat, v in values:
             cols["timestamp"].append(ts)
-            cols["stat"].append(_as_str(stat, file, f"{ctx}.ExtendedStatistics"))
+            cols["stat"].append(as_str(stat, file, f"{ctx}.ExtendedStatistics"))
             cols["unit"].append(unit)
-            cols["value"].append(_as_float(v, file, f"{ctx}.{stat}"))
+            cols["value"].append(as_float(v, file, f"{ctx}.{stat}"))
     n = len(cols["timestamp"])
     cols.update(namespace=[namespace] * n, metric=[metric] * n, dimensions=[dims] * n,
                 period_s=[int(period_s)] * n)

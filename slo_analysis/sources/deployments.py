@@ -41,8 +41,7 @@ import yaml
 
 from slo_analysis import frames
 from slo_analysis.exceptions import InputError, MissingKeyError
-from slo_analysis.sources._io import LoadReport, read_bytes, require
-from slo_analysis.sources.cloudwatch_metrics import _as_list, _as_map, _as_str, _as_time
+from slo_analysis.sources._io import LoadReport, as_list, as_map, as_str, as_time, read_bytes, require
 
 __all__ = [
     "CHANGE_EVENTS",
@@ -87,7 +86,7 @@ _ECS_ROLLOUT = {"COMPLETED": "succeeded", "FAILED": "failed", "IN_PROGRESS": "in
 
 def _opt_str(d: Mapping[str, Any], key: str, file: str, ctx: str) -> str | None:
     v = d.get(key)
-    return None if v is None else _as_str(v, file, f"{ctx}.{key}")
+    return None if v is None else as_str(v, file, f"{ctx}.{key}")
 
 
 def _join(*parts: str | None) -> str | None:
@@ -118,21 +117,21 @@ def _task_def(value: str) -> str:
 def _revision(rev: Any, file: str, ctx: str) -> str | None:
     if rev is None:
         return None
-    rev = _as_map(rev, file, ctx)
+    rev = as_map(rev, file, ctx)
     if rev.get("s3Location") is not None:
-        s3 = _as_map(rev["s3Location"], file, f"{ctx}.s3Location")
+        s3 = as_map(rev["s3Location"], file, f"{ctx}.s3Location")
         key = _opt_str(s3, "key", file, ctx) or "?"
         tag = _opt_str(s3, "version", file, ctx) or _opt_str(s3, "eTag", file, ctx)
         return f"{key}@{tag.strip(chr(34))}" if tag else key
     if rev.get("gitHubLocation") is not None:
-        gh = _as_map(rev["gitHubLocation"], file, f"{ctx}.gitHubLocation")
+        gh = as_map(rev["gitHubLocation"], file, f"{ctx}.gitHubLocation")
         return _opt_str(gh, "commitId", file, ctx) or _opt_str(gh, "repository", file, ctx)
     for key in ("appSpecContent", "string"):
         if rev.get(key) is not None:
-            raw = _as_map(rev[key], file, f"{ctx}.{key}")
+            raw = as_map(rev[key], file, f"{ctx}.{key}")
             sha = _opt_str(raw, "sha256", file, ctx)
             if sha is None and raw.get("content") is not None:
-                sha = hashlib.sha256(_as_str(raw["content"], file, ctx).encode()).hexdigest()
+                sha = hashlib.sha256(as_str(raw["content"], file, ctx).encode()).hexdigest()
             return f"sha256:{sha}" if sha else None
     return None
 
@@ -147,39 +146,39 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
     ``actor`` is ``creator`` (user, autoscaling, codeDeployRollback, ...); the description joins the
     deployment's description, its error and its ``rollbackInfo``.
     """
-    doc = _as_map(doc, file, "CodeDeploy output")
+    doc = as_map(doc, file, "CodeDeploy output")
     if "deploymentsInfo" in doc:
-        infos = _as_list(doc["deploymentsInfo"], file, "deploymentsInfo")
+        infos = as_list(doc["deploymentsInfo"], file, "deploymentsInfo")
     else:
         infos = [require(doc, "deploymentInfo", file, "CodeDeploy output (or deploymentsInfo)")]
     rows = []
     for i, d in enumerate(infos):
         ctx = f"deploymentsInfo[{i}]"
-        d = _as_map(d, file, ctx)
+        d = as_map(d, file, ctx)
         service = _opt_str(d, service_from, file, ctx) or _opt_str(d, "applicationName", file, ctx)
         if service is None:
             raise MissingKeyError(file, service_from, context=ctx)
-        status = _as_str(require(d, "status", file, ctx), file, f"{ctx}.status")
+        status = as_str(require(d, "status", file, ctx), file, f"{ctx}.status")
         err = d.get("errorInformation")
         err_text = None
         if err is not None:
-            err = _as_map(err, file, f"{ctx}.errorInformation")
+            err = as_map(err, file, f"{ctx}.errorInformation")
             err_text = "error " + ": ".join(x for x in (_opt_str(err, "code", file, ctx),
                                                          _opt_str(err, "message", file, ctx)) if x)
         rb = d.get("rollbackInfo")
         rb_text = None
         if rb is not None:
-            rb = _as_map(rb, file, f"{ctx}.rollbackInfo")
+            rb = as_map(rb, file, f"{ctx}.rollbackInfo")
             by = _opt_str(rb, "rollbackDeploymentId", file, ctx)
             of = _opt_str(rb, "rollbackTriggeringDeploymentId", file, ctx)
             rb_text = _join(f"rolled back by {by}" if by else None, f"rollback of {of}" if of else None,
                             _opt_str(rb, "rollbackMessage", file, ctx))
         complete = d.get("completeTime")
         rows.append({
-            "id": _as_str(require(d, "deploymentId", file, ctx), file, f"{ctx}.deploymentId"),
+            "id": as_str(require(d, "deploymentId", file, ctx), file, f"{ctx}.deploymentId"),
             "service": service,
-            "started_at": _as_time(require(d, "createTime", file, ctx), file, f"{ctx}.createTime"),
-            "finished_at": None if complete is None else _as_time(complete, file, f"{ctx}.completeTime"),
+            "started_at": as_time(require(d, "createTime", file, ctx), file, f"{ctx}.createTime"),
+            "finished_at": None if complete is None else as_time(complete, file, f"{ctx}.completeTime"),
             "status": _CODEDEPLOY_STATUS.get(status, status.lower()),
             "version_from": _revision(d.get("previousRevision"), file, f"{ctx}.previousRevision"),
             "version_to": _revision(d.get("revision"), file, f"{ctx}.revision"),
@@ -201,25 +200,25 @@ def deployments_from_ecs(doc: Mapping[str, Any], *, file: str = "<memory>") -> p
     (older) deployments are ``replaced``. ``finished_at`` is ``updatedAt`` for finished rollouts,
     left empty when AWS reports it before ``createdAt``.
     """
-    doc = _as_map(doc, file, "DescribeServices output")
+    doc = as_map(doc, file, "DescribeServices output")
     rows = []
-    for i, svc in enumerate(_as_list(require(doc, "services", file, "DescribeServices output"), file,
+    for i, svc in enumerate(as_list(require(doc, "services", file, "DescribeServices output"), file,
                                      "services")):
         ctx = f"services[{i}]"
-        svc = _as_map(svc, file, ctx)
-        name = _as_str(require(svc, "serviceName", file, ctx), file, f"{ctx}.serviceName")
+        svc = as_map(svc, file, ctx)
+        name = as_str(require(svc, "serviceName", file, ctx), file, f"{ctx}.serviceName")
         cluster = _opt_str(svc, "clusterArn", file, ctx)
         deps = []
-        for j, dep in enumerate(_as_list(require(svc, "deployments", file, ctx), file, f"{ctx}.deployments")):
+        for j, dep in enumerate(as_list(require(svc, "deployments", file, ctx), file, f"{ctx}.deployments")):
             dctx = f"{ctx}.deployments[{j}]"
-            dep = _as_map(dep, file, dctx)
-            deps.append((_as_time(require(dep, "createdAt", file, dctx), file, f"{dctx}.createdAt"), j, dep,
+            dep = as_map(dep, file, dctx)
+            deps.append((as_time(require(dep, "createdAt", file, dctx), file, f"{dctx}.createdAt"), j, dep,
                          dctx))
         deps.sort(key=lambda t: (t[0], t[1]))
         previous: str | None = None
         for created, _, dep, dctx in deps:
-            td = _task_def(_as_str(require(dep, "taskDefinition", file, dctx), file, f"{dctx}.taskDefinition"))
-            state = _as_str(require(dep, "status", file, dctx), file, f"{dctx}.status")
+            td = _task_def(as_str(require(dep, "taskDefinition", file, dctx), file, f"{dctx}.taskDefinition"))
+            state = as_str(require(dep, "status", file, dctx), file, f"{dctx}.status")
             rollout = _opt_str(dep, "rolloutState", file, dctx)
             if rollout:
                 status = _ECS_ROLLOUT.get(rollout, rollout.lower())
@@ -231,14 +230,14 @@ def deployments_from_ecs(doc: Mapping[str, Any], *, file: str = "<memory>") -> p
             updated = dep.get("updatedAt")
             finished = None
             if updated is not None and status in ("succeeded", "failed", "replaced"):
-                finished = _as_time(updated, file, f"{dctx}.updatedAt")
+                finished = as_time(updated, file, f"{dctx}.updatedAt")
                 if finished < created:
                     log.warning("%s: %s updatedAt %s precedes createdAt %s; finished_at left empty", file,
                                 dctx, finished, created)
                     finished = None
             failed = dep.get("failedTasks")
             rows.append({
-                "id": _as_str(require(dep, "id", file, dctx), file, f"{dctx}.id"),
+                "id": as_str(require(dep, "id", file, dctx), file, f"{dctx}.id"),
                 "service": name, "started_at": created, "finished_at": finished, "status": status,
                 "version_from": previous, "version_to": td, "source": "ecs", "actor": None,
                 "description": _join(f"ECS {state}" + (f" rollout {rollout}" if rollout else ""),
@@ -260,14 +259,14 @@ def deployments_from_lambda(doc: Mapping[str, Any], *, file: str = "<memory>",
     version. GetAlias carries no timestamp: it yields a row only when ``observed_at`` says when the
     alias was seen pointing at ``FunctionVersion``; otherwise an empty frame.
     """
-    doc = _as_map(doc, file, "Lambda output")
+    doc = as_map(doc, file, "Lambda output")
     rows = []
     if "Versions" in doc:
         versions = []
-        for i, v in enumerate(_as_list(doc["Versions"], file, "Versions")):
+        for i, v in enumerate(as_list(doc["Versions"], file, "Versions")):
             ctx = f"Versions[{i}]"
-            v = _as_map(v, file, ctx)
-            ver = _as_str(require(v, "Version", file, ctx), file, f"{ctx}.Version")
+            v = as_map(v, file, ctx)
+            ver = as_str(require(v, "Version", file, ctx), file, f"{ctx}.Version")
             if ver == "$LATEST":
                 continue
             if not ver.isdigit():
@@ -276,26 +275,26 @@ def deployments_from_lambda(doc: Mapping[str, Any], *, file: str = "<memory>",
         versions.sort(key=lambda t: t[0])
         previous = None
         for num, v, ctx in versions:
-            fn = _as_str(require(v, "FunctionName", file, ctx), file, f"{ctx}.FunctionName")
+            fn = as_str(require(v, "FunctionName", file, ctx), file, f"{ctx}.FunctionName")
             sha = _opt_str(v, "CodeSha256", file, ctx)
             rows.append({
                 "id": _opt_str(v, "FunctionArn", file, ctx) or f"{fn}:{num}", "service": _short(fn),
-                "started_at": _as_time(require(v, "LastModified", file, ctx), file, f"{ctx}.LastModified"),
+                "started_at": as_time(require(v, "LastModified", file, ctx), file, f"{ctx}.LastModified"),
                 "status": "succeeded", "version_from": previous, "version_to": str(num), "source": "lambda",
                 "description": _join(f"published version {num}", _opt_str(v, "Description", file, ctx),
                                      f"CodeSha256 {sha}" if sha else None),
             })
             previous = str(num)
         return _frame(rows)
-    alias_arn = _as_str(require(doc, "AliasArn", file, "GetAlias output (or Versions)"), file, "AliasArn")
-    target = _as_str(require(doc, "FunctionVersion", file, "GetAlias output"), file, "FunctionVersion")
+    alias_arn = as_str(require(doc, "AliasArn", file, "GetAlias output (or Versions)"), file, "AliasArn")
+    target = as_str(require(doc, "FunctionVersion", file, "GetAlias output"), file, "FunctionVersion")
     if observed_at is None:
         log.info("%s: GetAlias output has no timestamp; pass observed_at to record it", file)
         return _frame([])
     fn = alias_arn.split(":function:", 1)[-1].split(":", 1)[0]
     rows.append({
         "id": f"{alias_arn}@{_opt_str(doc, 'RevisionId', file, 'GetAlias') or target}", "service": fn,
-        "started_at": _as_time(observed_at, file, "observed_at"), "status": "succeeded",
+        "started_at": as_time(observed_at, file, "observed_at"), "status": "succeeded",
         "version_to": target, "source": "lambda",
         "description": _join(f"alias {_opt_str(doc, 'Name', file, 'GetAlias')} -> version {target}",
                              _opt_str(doc, "Description", file, "GetAlias")),
@@ -350,19 +349,19 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
     the CodeDeploy deployment id for CreateDeployment (so it meets the CodeDeploy row), else the
     event id; ``actor`` is ``role/session`` for assumed roles, the user name for IAM users.
     """
-    doc = _as_map(doc, file, "LookupEvents output")
+    doc = as_map(doc, file, "LookupEvents output")
     rows = []
-    for i, ev in enumerate(_as_list(require(doc, "Events", file, "LookupEvents output"), file, "Events")):
+    for i, ev in enumerate(as_list(require(doc, "Events", file, "LookupEvents output"), file, "Events")):
         ctx = f"Events[{i}]"
-        ev = _as_map(ev, file, ctx)
-        raw = _as_str(require(ev, "CloudTrailEvent", file, ctx), file, f"{ctx}.CloudTrailEvent")
+        ev = as_map(ev, file, ctx)
+        raw = as_str(require(ev, "CloudTrailEvent", file, ctx), file, f"{ctx}.CloudTrailEvent")
         try:
             ct = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InputError(file, f"{ctx}.CloudTrailEvent is not JSON: {exc.msg}", key="CloudTrailEvent") \
                 from exc
-        ct = _as_map(ct, file, f"{ctx}.CloudTrailEvent")
-        name = _as_str(ct.get("eventName", ev.get("EventName")), file, f"{ctx}.eventName")
+        ct = as_map(ct, file, f"{ctx}.CloudTrailEvent")
+        name = as_str(ct.get("eventName", ev.get("EventName")), file, f"{ctx}.eventName")
         read_only = ct.get("readOnly")
         if not (name in CHANGE_EVENTS or (read_only is False and name.startswith(_CHANGE_PREFIXES))):
             continue
@@ -382,9 +381,9 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
         event_id = ct.get("eventID", ev.get("EventId"))
         dep_id = resp.get("deploymentId") if name == "CreateDeployment" else None
         rows.append({
-            "id": _as_str(dep_id if isinstance(dep_id, str) else event_id, file, f"{ctx}.eventID"),
+            "id": as_str(dep_id if isinstance(dep_id, str) else event_id, file, f"{ctx}.eventID"),
             "service": service or source.split(".", 1)[0],
-            "started_at": _as_time(when, file, f"{ctx}.eventTime"), "status": "requested",
+            "started_at": as_time(when, file, f"{ctx}.eventTime"), "status": "requested",
             "version_to": _ct_version(name, req, resp, file), "source": "cloudtrail",
             "actor": _actor(ct.get("userIdentity"), _opt_str(ev, "Username", file, ctx)),
             "description": f"{source} {name}" + (f" (event {event_id})" if dep_id and event_id else ""),
@@ -425,8 +424,8 @@ def _file_row(rec: Any, file: str) -> dict[str, Any]:
     for key in ("id", "service", "started_at"):
         if text(key) is None:
             raise ValueError(f"missing {key}")
-    started = _as_time(rec["started_at"], file, "started_at")
-    finished = None if text("finished_at") is None else _as_time(rec["finished_at"], file, "finished_at")
+    started = as_time(rec["started_at"], file, "started_at")
+    finished = None if text("finished_at") is None else as_time(rec["finished_at"], file, "finished_at")
     if finished is not None and finished < started:
         raise ValueError("finished_at is before started_at")
     return {"id": text("id"), "service": text("service"), "started_at": started, "finished_at": finished,
