@@ -37,35 +37,68 @@ logger = logging.getLogger(__name__)
 
 
 def _change(c: Change) -> dict[str, Any]:
-    return {"id": c.id, "service": c.service, "kind": c.kind, "started": iso_ms(c.started_ms),
-            "finished": iso_ms(c.finished_ms), "status": c.status, "version_from": c.version_from,
-            "version_to": c.version_to, "actor": c.actor, "description": c.description}
+    return {
+        "id": c.id,
+        "service": c.service,
+        "kind": c.kind,
+        "started": iso_ms(c.started_ms),
+        "finished": iso_ms(c.finished_ms),
+        "status": c.status,
+        "version_from": c.version_from,
+        "version_to": c.version_to,
+        "actor": c.actor,
+        "description": c.description,
+    }
 
 
-def _scenario(story: Story, seed: int, days: int, scale: float, start: str, slos: list[dict[str, Any]],
-              alarms: list[dict[str, Any]], malformed: list[dict[str, Any]], counts: dict[str, Any]
-              ) -> dict[str, Any]:
-    incident_alarms = [a for a in alarms if a["new_state"] == "ALARM" and story.onset_ms <= _ms(a["time"])
-                       < story.recovery_ms + 3_600_000 and "cpu" not in a["alarm"]]
+def _scenario(
+    story: Story,
+    seed: int,
+    days: int,
+    scale: float,
+    start: str,
+    slos: list[dict[str, Any]],
+    alarms: list[dict[str, Any]],
+    malformed: list[dict[str, Any]],
+    counts: dict[str, Any],
+) -> dict[str, Any]:
+    incident_alarms = [
+        a
+        for a in alarms
+        if a["new_state"] == "ALARM"
+        and story.onset_ms <= _ms(a["time"]) < story.recovery_ms + 3_600_000
+        and "cpu" not in a["alarm"]
+    ]
     detection = min((a["time"] for a in incident_alarms), default=None)
     return {
-        "seed": seed, "days": days, "scale": scale, "start": start,
+        "seed": seed,
+        "days": days,
+        "scale": scale,
+        "start": start,
         "window": {"start": iso_ms(story.start_ms), "end": iso_ms(story.end_ms)},
-        "environment": "prod", "region": "eu-west-1", "account": "123456789012",
+        "environment": "prod",
+        "region": "eu-west-1",
+        "account": "123456789012",
         "services": list(SERVICES),
-        "surge": {"start": iso_ms(story.surge_start_ms), "end": iso_ms(story.surge_end_ms),
-                  "peak_factor": story.surge_peak_factor, "deployment": None,
-                  "note": "traffic surge with no change: latency rises toward but not over 800 ms"},
+        "surge": {
+            "start": iso_ms(story.surge_start_ms),
+            "end": iso_ms(story.surge_end_ms),
+            "peak_factor": story.surge_peak_factor,
+            "deployment": None,
+            "note": "traffic surge with no change: latency rises toward but not over 800 ms",
+        },
         "decoy_deployment": _change(story.decoy),
         "culprit_deployment": {**_change(story.culprit), "traffic_shifted": iso_ms(story.onset_ms)},
         "rollback": _change(story.rollback),
         "feature_flag_change": _change(story.feature_flag),
         "incident": {
-            "onset": iso_ms(story.onset_ms), "detection": detection,
+            "onset": iso_ms(story.onset_ms),
+            "detection": detection,
             "rollback_started": iso_ms(story.rollback.started_ms),
-            "rollback_finished": iso_ms(story.rollback.finished_ms), "recovery": iso_ms(story.recovery_ms),
+            "rollback_finished": iso_ms(story.rollback.finished_ms),
+            "recovery": iso_ms(story.recovery_ms),
             "root_cause": "routing-service v2.4.0 agent_skills query (language fallback) is slow: AssignAgent "
-                          "self-time, CreateTicket p99 and timeouts rise; tickets park in the overflow queue",
+            "self-time, CreateTicket p99 and timeouts rise; tickets park in the overflow queue",
         },
         "alarm_state_changes": alarms,
         "slos": slos,
@@ -76,12 +109,17 @@ def _scenario(story: Story, seed: int, days: int, scale: float, start: str, slos
 
 
 def _ms(iso: str) -> int:
-    return int(pl.Series([iso]).str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ", time_zone="UTC")
-               .dt.epoch("ms")[0])
+    return int(pl.Series([iso]).str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ", time_zone="UTC").dt.epoch("ms")[0])
 
 
-def generate(out_dir: str | Path, seed: int = 7, days: int = 14, scale: float = 1.0, start: str = "2026-11-02",
-             progress: Callable[[str], None] | None = None) -> Path:
+def generate(
+    out_dir: str | Path,
+    seed: int = 7,
+    days: int = 14,
+    scale: float = 1.0,
+    start: str = "2026-11-02",
+    progress: Callable[[str], None] | None = None,
+) -> Path:
     """Write the demo incident to ``out_dir`` in the layout of ``docs/demo-layout.md``.
 
     Parameters
@@ -131,9 +169,15 @@ def generate(out_dir: str | Path, seed: int = 7, days: int = 14, scale: float = 
     write_changes(out, sim, story)
     step("writing scenario.json")
     per_service = dict(sim.requests.group_by("service").len().sort("service").iter_rows())
-    counts = {"requests": {s: int(per_service.get(s, 0)) for s in SERVICES},
-              "tickets": sim.tickets.height, "traces": n_traces, "log_events": events.height + len(malformed)}
-    write_json(out / "scenario.json", _scenario(story, seed, days, scale, start, evaluate_slos(sim, story),
-                                                alarms, malformed, counts))
+    counts = {
+        "requests": {s: int(per_service.get(s, 0)) for s in SERVICES},
+        "tickets": sim.tickets.height,
+        "traces": n_traces,
+        "log_events": events.height + len(malformed),
+    }
+    write_json(
+        out / "scenario.json",
+        _scenario(story, seed, days, scale, start, evaluate_slos(sim, story), alarms, malformed, counts),
+    )
     step("done")
     return out

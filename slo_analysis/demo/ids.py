@@ -8,7 +8,7 @@ Examples
 >>> import numpy as np
 >>> from slo_analysis.demo.ids import hex_strings
 >>> hex_strings(np.random.default_rng(0), 2, 4).to_list()
-['d1c3b460', '8c9cd41e']
+['5f82c2d9', 'cfeb0fa3']
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ def trace_ids(rng: np.random.Generator, start_ms: np.ndarray) -> pl.Series:
 def request_ids(rng: np.random.Generator, n: int) -> pl.Series:
     """UUID-shaped request ids (8-4-4-4-12 hex)."""
     h = hex_strings(rng, n, 16)
-    return pl.select(
-        pl.format("{}-{}-{}-{}-{}", *(pl.lit(h).str.slice(a, b) for a, b in
-                                      ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))))
-    ).to_series().alias("request_id")
+    return (
+        pl.select(
+            pl.format(
+                "{}-{}-{}-{}-{}", *(pl.lit(h).str.slice(a, b) for a, b in ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12)))
+            )
+        )
+        .to_series()
+        .alias("request_id")
+    )

@@ -134,8 +134,7 @@ class Story:
 
 
 def _at(day0: date, day: int, hh: int, mm: int, ss: int = 0) -> int:
-    dt = datetime(day0.year, day0.month, day0.day, tzinfo=UTC) + timedelta(days=day, hours=hh, minutes=mm,
-                                                                            seconds=ss)
+    dt = datetime(day0.year, day0.month, day0.day, tzinfo=UTC) + timedelta(days=day, hours=hh, minutes=mm, seconds=ss)
     return int(dt.timestamp() * 1000)
 
 
@@ -172,31 +171,63 @@ def build_story(start: str, days: int) -> Story:
     recovery = rb_end + 4 * MINUTE_MS  # lock contention on agent_skills drained
 
     culprit = Change(
-        id="d-7KQ2M4XJB", service="routing-service", kind="codedeploy", started_ms=created,
-        finished_ms=rb_start, version_from="2.3.1", version_to="2.4.0", actor="priya.natarajan",
+        id="d-7KQ2M4XJB",
+        service="routing-service",
+        kind="codedeploy",
+        started_ms=created,
+        finished_ms=rb_start,
+        version_from="2.3.1",
+        version_to="2.4.0",
+        actor="priya.natarajan",
         description="routing-service v2.4.0: skill-based matching reads agent_skills with language fallback",
         status="Stopped",
     )
     rollback = Change(
-        id="d-9RT5WZ1CE", service="routing-service", kind="codedeploy", started_ms=rb_start,
-        finished_ms=rb_end, version_from="2.4.0", version_to="2.3.1", actor="tomas.novak",
+        id="d-9RT5WZ1CE",
+        service="routing-service",
+        kind="codedeploy",
+        started_ms=rb_start,
+        finished_ms=rb_end,
+        version_from="2.4.0",
+        version_to="2.3.1",
+        actor="tomas.novak",
         description="rollback of d-7KQ2M4XJB (stopped by tomas.novak after CreateTicket latency alarm)",
     )
     decoy_start = _at(day0, decoy_day, 16, 38, 5)
     decoy = Change(
-        id="ecs-svc/4102863817462953187", service="kb-search", kind="ecs", started_ms=decoy_start,
-        finished_ms=decoy_start + 6 * MINUTE_MS + 41_000, version_from="1.8.0", version_to="1.8.1",
-        actor="lena.fischer", description="kb-search 1.8.1: synonym list refresh",
+        id="ecs-svc/4102863817462953187",
+        service="kb-search",
+        kind="ecs",
+        started_ms=decoy_start,
+        finished_ms=decoy_start + 6 * MINUTE_MS + 41_000,
+        version_from="1.8.0",
+        version_to="1.8.1",
+        actor="lena.fischer",
+        description="kb-search 1.8.1: synonym list refresh",
     )
     flag_ms = _at(day0, flag_day, 9, 40, 0)
     flag = Change(
-        id="FF-2291", service="notify-worker", kind="feature-flag", started_ms=flag_ms,
-        finished_ms=flag_ms + 60_000, version_from="sms_digest=off", version_to="sms_digest=on",
-        actor="marco.rossi", description="feature flag sms_digest enabled for enterprise tier",
+        id="FF-2291",
+        service="notify-worker",
+        kind="feature-flag",
+        started_ms=flag_ms,
+        finished_ms=flag_ms + 60_000,
+        version_from="sms_digest=off",
+        version_to="sms_digest=on",
+        actor="marco.rossi",
+        description="feature flag sms_digest enabled for enterprise tier",
     )
     return Story(
-        start_ms=_at(day0, 0, 0, 0), end_ms=_at(day0, days, 0, 0), days=days,
-        surge_start_ms=_at(day0, surge_day, 12, 35), surge_end_ms=_at(day0, surge_day, 14, 35),
-        surge_peak_factor=2.75, decoy=decoy, culprit=culprit, rollback=rollback, feature_flag=flag,
-        onset_ms=onset, recovery_ms=recovery,
+        start_ms=_at(day0, 0, 0, 0),
+        end_ms=_at(day0, days, 0, 0),
+        days=days,
+        surge_start_ms=_at(day0, surge_day, 12, 35),
+        surge_end_ms=_at(day0, surge_day, 14, 35),
+        surge_peak_factor=2.75,
+        decoy=decoy,
+        culprit=culprit,
+        rollback=rollback,
+        feature_flag=flag,
+        onset_ms=onset,
+        recovery_ms=recovery,
     )

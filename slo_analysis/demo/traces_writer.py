@@ -29,14 +29,22 @@ __all__ = ["QUERY_V231", "QUERY_V240", "sample_traces", "write_traces"]
 
 logger = logging.getLogger(__name__)
 
-QUERY_V231 = ("SELECT agent_id, skill, current_load FROM agent_skills WHERE queue_id = ? AND skill = ANY(?) "
-              "ORDER BY current_load LIMIT ?")
-QUERY_V240 = ("SELECT agent_id, skill, current_load FROM agent_skills WHERE queue_id = ? AND (skill = ANY(?) "
-              "OR lower(language) LIKE ?) ORDER BY current_load LIMIT ?")
+QUERY_V231 = (
+    "SELECT agent_id, skill, current_load FROM agent_skills WHERE queue_id = ? AND skill = ANY(?) "
+    "ORDER BY current_load LIMIT ?"
+)
+QUERY_V240 = (
+    "SELECT agent_id, skill, current_load FROM agent_skills WHERE queue_id = ? AND (skill = ANY(?) "
+    "OR lower(language) LIKE ?) ORDER BY current_load LIMIT ?"
+)
 _PAGE = 100
 _SDK = {"sdk": "X-Ray for Java", "sdk_version": "2.18.1"}
-_PATHS = {"POST /tickets": "/tickets", "GET /tickets/{id}": "/tickets/{}", "POST /tickets/{id}/replies":
-          "/tickets/{}/replies", "GET /kb/search": "/kb/search?q=reset+password"}
+_PATHS = {
+    "POST /tickets": "/tickets",
+    "GET /tickets/{id}": "/tickets/{}",
+    "POST /tickets/{id}/replies": "/tickets/{}/replies",
+    "GET /kb/search": "/kb/search?q=reset+password",
+}
 
 
 def sample_traces(sim: Simulation, scale: float, rng: np.random.Generator) -> pl.DataFrame:
@@ -62,10 +70,20 @@ def _flags(status: int) -> dict[str, bool]:
 
 def _ddb(sid: str, op: str, start: float, dur: float, throttled: bool, req_id: str) -> dict[str, Any]:
     d: dict[str, Any] = {
-        "id": sid, "name": "DynamoDB", "namespace": "aws", "start_time": _t(start), "end_time": _t(start + dur),
+        "id": sid,
+        "name": "DynamoDB",
+        "namespace": "aws",
+        "start_time": _t(start),
+        "end_time": _t(start + dur),
         "http": {"response": {"status": 200}},
-        "aws": {"table_name": TABLE, "operation": op, "region": REGION, "request_id": req_id,
-                "retries": 1 if throttled else 0, "resource_names": [TABLE]},
+        "aws": {
+            "table_name": TABLE,
+            "operation": op,
+            "region": REGION,
+            "request_id": req_id,
+            "retries": 1 if throttled else 0,
+            "resource_names": [TABLE],
+        },
     }
     if throttled:
         d["throttle"] = True
@@ -78,133 +96,274 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
     it = iter(ids)
     docs: list[dict[str, Any]] = []
     ds = rows.get("ticket-api") or rows["kb-search"]
-    path = _PATHS[sw["route"]].format((sw["ticket_id"] or "T-" + sw["request_id"][:6]))
+    path = _PATHS[sw["route"]].format(sw["ticket_id"] or "T-" + sw["request_id"][:6])
     method = sw["route"].split()[0]
     sw_id, call_id = next(it), next(it)
     sw_doc: dict[str, Any] = {
-        "id": sw_id, "name": "support-web", "trace_id": tid, "start_time": _t(sw["ts_ms"]),
-        "end_time": _t(sw["ts_ms"] + sw["latency_ms"]), "origin": "AWS::ECS::Container",
-        "http": {"request": {"method": method, "url": f"https://support.example.com{path}",
-                             "client_ip": f"203.0.113.{sw['rid'] % 250 + 1}", "user_agent": "Mozilla/5.0"},
-                 "response": {"status": sw["status"]}},
+        "id": sw_id,
+        "name": "support-web",
+        "trace_id": tid,
+        "start_time": _t(sw["ts_ms"]),
+        "end_time": _t(sw["ts_ms"] + sw["latency_ms"]),
+        "origin": "AWS::ECS::Container",
+        "http": {
+            "request": {
+                "method": method,
+                "url": f"https://support.example.com{path}",
+                "client_ip": f"203.0.113.{sw['rid'] % 250 + 1}",
+                "user_agent": "Mozilla/5.0",
+            },
+            "response": {"status": sw["status"]},
+        },
         "aws": {"ecs": {"container": "support-web", "container_id": sw["task_id"]}, "xray": _SDK},
-        "annotations": {"customer_tier": sw["tier"], "version": sw["version"]}, **_flags(sw["status"]),
-        "subsegments": [{
-            "id": call_id, "name": ds["service"], "namespace": "remote", "start_time": _t(ds["ts_ms"] - 1),
-            "end_time": _t(ds["ts_ms"] + ds["latency_ms"] + 1),
-            "http": {"request": {"method": method, "url": f"http://{ds['service']}.prod.local:8080{path}"},
-                     "response": {"status": ds["status"]}}, **_flags(ds["status"]),
-        }],
+        "annotations": {"customer_tier": sw["tier"], "version": sw["version"]},
+        **_flags(sw["status"]),
+        "subsegments": [
+            {
+                "id": call_id,
+                "name": ds["service"],
+                "namespace": "remote",
+                "start_time": _t(ds["ts_ms"] - 1),
+                "end_time": _t(ds["ts_ms"] + ds["latency_ms"] + 1),
+                "http": {
+                    "request": {"method": method, "url": f"http://{ds['service']}.prod.local:8080{path}"},
+                    "response": {"status": ds["status"]},
+                },
+                **_flags(ds["status"]),
+            }
+        ],
     }
     docs.append(sw_doc)
     ds_doc: dict[str, Any] = {
-        "id": next(it), "name": ds["service"], "trace_id": tid, "parent_id": call_id, "start_time": _t(ds["ts_ms"]),
-        "end_time": _t(ds["ts_ms"] + ds["latency_ms"]), "origin": "AWS::ECS::Container",
-        "http": {"request": {"method": method, "url": f"http://{ds['service']}.prod.local:8080{path}"},
-                 "response": {"status": ds["status"]}},
+        "id": next(it),
+        "name": ds["service"],
+        "trace_id": tid,
+        "parent_id": call_id,
+        "start_time": _t(ds["ts_ms"]),
+        "end_time": _t(ds["ts_ms"] + ds["latency_ms"]),
+        "origin": "AWS::ECS::Container",
+        "http": {
+            "request": {"method": method, "url": f"http://{ds['service']}.prod.local:8080{path}"},
+            "response": {"status": ds["status"]},
+        },
         "aws": {"ecs": {"container": ds["service"], "container_id": ds["task_id"]}, "xray": _SDK},
-        "annotations": {"operation": ds["operation"], "version": ds["version"]}, **_flags(ds["status"]),
+        "annotations": {"operation": ds["operation"], "version": ds["version"]},
+        **_flags(ds["status"]),
         "subsegments": [],
     }
     if ds["ticket_id"] and ds["operation"] == "CreateTicket":
         ds_doc["annotations"]["ticket_id"] = ds["ticket_id"]
     rt = rows.get("routing-service")
     if ds["service"] == "kb-search":
-        ds_doc["subsegments"].append({
-            "id": next(it), "name": "kb-opensearch", "namespace": "remote", "start_time": _t(ds["ts_ms"] + 3),
-            "end_time": _t(ds["ts_ms"] + ds["latency_ms"] * 0.8),
-            "http": {"request": {"method": "POST", "url": "https://kb-opensearch.prod.local/articles/_search"},
-                     "response": {"status": 200}},
-        })
+        ds_doc["subsegments"].append(
+            {
+                "id": next(it),
+                "name": "kb-opensearch",
+                "namespace": "remote",
+                "start_time": _t(ds["ts_ms"] + 3),
+                "end_time": _t(ds["ts_ms"] + ds["latency_ms"] * 0.8),
+                "http": {
+                    "request": {"method": "POST", "url": "https://kb-opensearch.prod.local/articles/_search"},
+                    "response": {"status": 200},
+                },
+            }
+        )
     elif ds["ddb_ms"] is not None:
         if rt is not None:
             start = rt["ts_ms"] - 1 - ds["ddb_ms"]
         else:
             start = ds["ts_ms"] + (ds["latency_ms"] - ds["ddb_ms"]) * 0.7
-        ds_doc["subsegments"].append(_ddb(next(it), ds["ddb_op"], start, ds["ddb_ms"], ds["throttled"],
-                                          ds["request_id"].replace("-", "").upper()[:32]))
+        ds_doc["subsegments"].append(
+            _ddb(
+                next(it),
+                ds["ddb_op"],
+                start,
+                ds["ddb_ms"],
+                ds["throttled"],
+                ds["request_id"].replace("-", "").upper()[:32],
+            )
+        )
     root_cause = None
     if rt is not None:
         rcall = next(it)
-        ds_doc["subsegments"].append({
-            "id": rcall, "name": "routing-service", "namespace": "remote", "start_time": _t(rt["ts_ms"] - 1),
-            "end_time": _t(rt["ts_ms"] + rt["latency_ms"] + 1),
-            "http": {"request": {"method": "POST", "url": "http://routing-service.prod.local:8080/assignments"},
-                     "response": {"status": rt["status"]}}, **_flags(rt["status"]),
-        })
+        ds_doc["subsegments"].append(
+            {
+                "id": rcall,
+                "name": "routing-service",
+                "namespace": "remote",
+                "start_time": _t(rt["ts_ms"] - 1),
+                "end_time": _t(rt["ts_ms"] + rt["latency_ms"] + 1),
+                "http": {
+                    "request": {"method": "POST", "url": "http://routing-service.prod.local:8080/assignments"},
+                    "response": {"status": rt["status"]},
+                },
+                **_flags(rt["status"]),
+            }
+        )
         own = max(rt["latency_ms"] - rt["sql_ms"] - (rt["ddb_ms"] or 0.0), 1.0)
         q0 = rt["ts_ms"] + own * 0.5
         sql: dict[str, Any] = {
-            "id": next(it), "name": "agent_skills@aurora-prod", "namespace": "remote", "start_time": _t(q0),
+            "id": next(it),
+            "name": "agent_skills@aurora-prod",
+            "namespace": "remote",
+            "start_time": _t(q0),
             "end_time": _t(q0 + rt["sql_ms"]),
-            "sql": {"url": "jdbc:postgresql://aurora-prod.cluster-c9x2.eu-west-1.rds.amazonaws.com:5432/routing",
-                    "database_type": "PostgreSQL", "database_version": "15.4", "driver_version": "42.7.3",
-                    "user": "routing_app", "preparation": "statement",
-                    "sanitized_query": QUERY_V240 if rt["version"] == "2.4.0" else QUERY_V231},
+            "sql": {
+                "url": "jdbc:postgresql://aurora-prod.cluster-c9x2.eu-west-1.rds.amazonaws.com:5432/routing",
+                "database_type": "PostgreSQL",
+                "database_version": "15.4",
+                "driver_version": "42.7.3",
+                "user": "routing_app",
+                "preparation": "statement",
+                "sanitized_query": QUERY_V240 if rt["version"] == "2.4.0" else QUERY_V231,
+            },
         }
         rt_doc: dict[str, Any] = {
-            "id": next(it), "name": "routing-service", "trace_id": tid, "parent_id": rcall,
-            "start_time": _t(rt["ts_ms"]), "end_time": _t(rt["ts_ms"] + rt["latency_ms"]),
+            "id": next(it),
+            "name": "routing-service",
+            "trace_id": tid,
+            "parent_id": rcall,
+            "start_time": _t(rt["ts_ms"]),
+            "end_time": _t(rt["ts_ms"] + rt["latency_ms"]),
             "origin": "AWS::ECS::Container",
-            "http": {"request": {"method": "POST", "url": "http://routing-service.prod.local:8080/assignments"},
-                     "response": {"status": rt["status"]}},
+            "http": {
+                "request": {"method": "POST", "url": "http://routing-service.prod.local:8080/assignments"},
+                "response": {"status": rt["status"]},
+            },
             "aws": {"ecs": {"container": "routing-service", "container_id": rt["task_id"]}, "xray": _SDK},
             "annotations": {"operation": "AssignAgent", "version": rt["version"], "ticket_id": rt["ticket_id"]},
-            **_flags(rt["status"]), "subsegments": [sql],
+            **_flags(rt["status"]),
+            "subsegments": [sql],
         }
         if rt["timeout"]:
             msg = f"Timeout after 3000 ms querying agent_skills for ticket {rt['ticket_id']}"
             sql["fault"] = True
-            sql["cause"] = {"working_directory": "/app", "exceptions": [{
-                "id": next(it), "type": "org.postgresql.util.PSQLException", "message": msg, "remote": True,
-                "stack": [{"path": "AgentSkillsRepository.java", "line": 88,
-                           "label": "com.supportdesk.routing.AgentSkillsRepository.findCandidates"},
-                          {"path": "AgentMatcher.java", "line": 142,
-                           "label": "com.supportdesk.routing.AgentMatcher.assign"}]}]}
+            sql["cause"] = {
+                "working_directory": "/app",
+                "exceptions": [
+                    {
+                        "id": next(it),
+                        "type": "org.postgresql.util.PSQLException",
+                        "message": msg,
+                        "remote": True,
+                        "stack": [
+                            {
+                                "path": "AgentSkillsRepository.java",
+                                "line": 88,
+                                "label": "com.supportdesk.routing.AgentSkillsRepository.findCandidates",
+                            },
+                            {
+                                "path": "AgentMatcher.java",
+                                "line": 142,
+                                "label": "com.supportdesk.routing.AgentMatcher.assign",
+                            },
+                        ],
+                    }
+                ],
+            }
             rt_doc["cause"] = {"exceptions": [{"id": next(it), "type": "AgentAssignmentTimeout", "message": msg}]}
-            root_cause = {"Services": [{
-                "Name": "routing-service", "Names": ["routing-service"], "Type": "AWS::ECS::Container",
-                "AccountId": ACCOUNT, "Inferred": False,
-                "EntityPath": [{"Name": "routing-service", "Exceptions": [], "Remote": False},
-                               {"Name": "agent_skills@aurora-prod", "Remote": True,
-                                "Exceptions": [{"Name": "PSQLException", "Message": msg}]}]}],
-                "ClientImpacting": True}
+            root_cause = {
+                "Services": [
+                    {
+                        "Name": "routing-service",
+                        "Names": ["routing-service"],
+                        "Type": "AWS::ECS::Container",
+                        "AccountId": ACCOUNT,
+                        "Inferred": False,
+                        "EntityPath": [
+                            {"Name": "routing-service", "Exceptions": [], "Remote": False},
+                            {
+                                "Name": "agent_skills@aurora-prod",
+                                "Remote": True,
+                                "Exceptions": [{"Name": "PSQLException", "Message": msg}],
+                            },
+                        ],
+                    }
+                ],
+                "ClientImpacting": True,
+            }
         else:
-            rt_doc["subsegments"].append(_ddb(next(it), "UpdateItem", q0 + rt["sql_ms"] + 1, rt["ddb_ms"], False,
-                                              rt["request_id"].replace("-", "").upper()[:32]))
+            rt_doc["subsegments"].append(
+                _ddb(
+                    next(it),
+                    "UpdateItem",
+                    q0 + rt["sql_ms"] + 1,
+                    rt["ddb_ms"],
+                    False,
+                    rt["request_id"].replace("-", "").upper()[:32],
+                )
+            )
         docs.append(rt_doc)
     docs.insert(1, ds_doc)
     services = [d["name"] for d in docs]
     summary: dict[str, Any] = {
-        "Id": tid, "StartTime": _t(sw["ts_ms"]), "Duration": _t(sw["latency_ms"]),
-        "ResponseTime": _t(sw["latency_ms"]), "HasFault": sw["status"] >= 500,
-        "HasError": 400 <= sw["status"] < 500, "HasThrottle": bool(ds.get("throttled")), "IsPartial": False,
-        "Http": {"HttpURL": f"https://support.example.com{path}", "HttpStatus": sw["status"], "HttpMethod": method,
-                 "UserAgent": "Mozilla/5.0", "ClientIp": sw_doc["http"]["request"]["client_ip"]},
+        "Id": tid,
+        "StartTime": _t(sw["ts_ms"]),
+        "Duration": _t(sw["latency_ms"]),
+        "ResponseTime": _t(sw["latency_ms"]),
+        "HasFault": sw["status"] >= 500,
+        "HasError": 400 <= sw["status"] < 500,
+        "HasThrottle": bool(ds.get("throttled")),
+        "IsPartial": False,
+        "Http": {
+            "HttpURL": f"https://support.example.com{path}",
+            "HttpStatus": sw["status"],
+            "HttpMethod": method,
+            "UserAgent": "Mozilla/5.0",
+            "ClientIp": sw_doc["http"]["request"]["client_ip"],
+        },
         "Annotations": {k: [{"AnnotationValue": {"StringValue": v}}] for k, v in sw_doc["annotations"].items()},
         "Users": [],
-        "ServiceIds": [{"Name": s, "Names": [s], "AccountId": ACCOUNT, "Type": "AWS::ECS::Container"}
-                       for s in services] + ([{"Name": TABLE, "Names": [TABLE], "AccountId": ACCOUNT,
-                                               "Type": "AWS::DynamoDB::Table"}] if ds["service"] != "kb-search" else []),
-        "EntryPoint": {"Name": "support-web", "Names": ["support-web"], "AccountId": ACCOUNT,
-                       "Type": "AWS::ECS::Container"},
+        "ServiceIds": [{"Name": s, "Names": [s], "AccountId": ACCOUNT, "Type": "AWS::ECS::Container"} for s in services]
+        + (
+            [{"Name": TABLE, "Names": [TABLE], "AccountId": ACCOUNT, "Type": "AWS::DynamoDB::Table"}]
+            if ds["service"] != "kb-search"
+            else []
+        ),
+        "EntryPoint": {
+            "Name": "support-web",
+            "Names": ["support-web"],
+            "AccountId": ACCOUNT,
+            "Type": "AWS::ECS::Container",
+        },
         "FaultRootCauses": [root_cause] if root_cause else [],
-        "ErrorRootCauses": [], "ResponseTimeRootCauses": [],
+        "ErrorRootCauses": [],
+        "ResponseTimeRootCauses": [],
         "Revision": 1,
     }
     if rt is not None and rt["sql_ms"] > 1000 and not root_cause:
-        summary["ResponseTimeRootCauses"] = [{"Services": [{
-            "Name": "routing-service", "Names": ["routing-service"], "Type": "AWS::ECS::Container",
-            "AccountId": ACCOUNT, "Inferred": False,
-            "EntityPath": [{"Name": "routing-service", "Coverage": round(rt["latency_ms"] / sw["latency_ms"], 3),
-                            "Remote": False},
-                           {"Name": "agent_skills@aurora-prod", "Coverage": round(rt["sql_ms"] / sw["latency_ms"], 3),
-                            "Remote": True}]}], "ClientImpacting": True}]
+        summary["ResponseTimeRootCauses"] = [
+            {
+                "Services": [
+                    {
+                        "Name": "routing-service",
+                        "Names": ["routing-service"],
+                        "Type": "AWS::ECS::Container",
+                        "AccountId": ACCOUNT,
+                        "Inferred": False,
+                        "EntityPath": [
+                            {
+                                "Name": "routing-service",
+                                "Coverage": round(rt["latency_ms"] / sw["latency_ms"], 3),
+                                "Remote": False,
+                            },
+                            {
+                                "Name": "agent_skills@aurora-prod",
+                                "Coverage": round(rt["sql_ms"] / sw["latency_ms"], 3),
+                                "Remote": True,
+                            },
+                        ],
+                    }
+                ],
+                "ClientImpacting": True,
+            }
+        ]
     return docs, summary
 
 
-def write_traces(out: Path, sim: Simulation, story: Story, scale: float, rng: np.random.Generator
-                 ) -> tuple[list[Path], int]:
+def write_traces(
+    out: Path, sim: Simulation, story: Story, scale: float, rng: np.random.Generator
+) -> tuple[list[Path], int]:
     """Write summary and trace pages; returns the files and the number of traces."""
     rids = sample_traces(sim, scale, rng)
     rows = sim.requests.join(rids, on="rid", how="semi").filter(pl.col("service") != "notify-worker")
@@ -215,24 +374,36 @@ def write_traces(out: Path, sim: Simulation, story: Story, scale: float, rng: np
     summaries: list[dict[str, Any]] = []
     for _rid, g in rows.group_by("rid", maintain_order=True):
         by_service = {r["service"]: r for r in g.iter_rows(named=True)}
-        docs, summary = _documents(by_service, seg_ids[pos:pos + 12])
+        docs, summary = _documents(by_service, seg_ids[pos : pos + 12])
         pos += 12
-        traces.append({"Id": summary["Id"], "Duration": summary["Duration"], "LimitExceeded": False,
-                       "Segments": sorted(({"Id": d["id"], "Document": dumps(d)} for d in docs),
-                                          key=lambda s: s["Id"])})
+        traces.append(
+            {
+                "Id": summary["Id"],
+                "Duration": summary["Duration"],
+                "LimitExceeded": False,
+                "Segments": sorted(({"Id": d["id"], "Document": dumps(d)} for d in docs), key=lambda s: s["Id"]),
+            }
+        )
         summaries.append(summary)
     written = []
     folder = out / "traces"
     npages = max(1, -(-len(summaries) // _PAGE))
     for p in range(npages):
-        chunk = summaries[p * _PAGE:(p + 1) * _PAGE]
-        doc: dict[str, Any] = {"TraceSummaries": chunk, "ApproximateTime": story.end_ms // 1000,
-                               "TracesProcessedCount": len(chunk)}
+        chunk = summaries[p * _PAGE : (p + 1) * _PAGE]
+        doc: dict[str, Any] = {
+            "TraceSummaries": chunk,
+            "ApproximateTime": story.end_ms // 1000,
+            "TracesProcessedCount": len(chunk),
+        }
         if p + 1 < npages:
             doc["NextToken"] = f"trace-summaries-page-{p + 2:04d}"
         written.append(write_json(folder / f"get-trace-summaries-{p + 1:04d}.json.gz", doc))
     for p in range(npages):
-        written.append(write_json(folder / f"batch-get-traces-{p + 1:04d}.json.gz", {
-            "Traces": traces[p * _PAGE:(p + 1) * _PAGE], "UnprocessedTraceIds": []}))
+        written.append(
+            write_json(
+                folder / f"batch-get-traces-{p + 1:04d}.json.gz",
+                {"Traces": traces[p * _PAGE : (p + 1) * _PAGE], "UnprocessedTraceIds": []},
+            )
+        )
     logger.debug("traces: %d in %d pages", len(traces), npages)
     return written, len(traces)

@@ -24,7 +24,7 @@ import polars as pl
 from slo_analysis.demo.ids import hex_strings, request_ids, trace_ids
 from slo_analysis.demo.story import MINUTE_MS, ROUTES, SERVICES, VERSIONS, Story
 
-__all__ = ["Simulation", "simulate", "assign_tasks", "PEAK_RPS", "TIMEOUT_MS", "FIRST_RESPONSE_MS"]
+__all__ = ["Simulation", "simulate", "assign_tasks", "cat", "PEAK_RPS", "TIMEOUT_MS", "FIRST_RESPONSE_MS"]
 
 PEAK_RPS = 1.4  # front-door requests per second at a weekday's busiest hour, scale 1
 TIMEOUT_MS = 3000.0  # routing-service's JDBC query timeout on agent_skills
@@ -94,21 +94,24 @@ def _tasks(story: Story, rng: np.random.Generator) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["service", "task_id", "version", "from_ms", "to_ms"], orient="row")
 
 
-def assign_tasks(tasks: pl.DataFrame, service: str, ts: np.ndarray, rng: np.random.Generator
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def cat(names: object, codes: np.ndarray) -> pl.Series:
+    """Strings by code: ``names[codes]`` built in polars (numpy string arrays are slow to convert)."""
+    return pl.Series(list(np.asarray(names).tolist()), dtype=pl.String).gather(np.asarray(codes, dtype=np.int64))
+
+
+def assign_tasks(
+    tasks: pl.DataFrame, service: str, ts: np.ndarray, rng: np.random.Generator
+) -> tuple[pl.Series, pl.Series]:
     """Pick a task (and so a version and log stream) of ``service`` running at each time."""
-    t = tasks.filter(pl.col("service") == service)
+    t = tasks.with_row_index("i").filter(pl.col("service") == service)
     starts = np.unique(t["from_ms"].to_numpy())
     gen = np.searchsorted(starts, ts, side="right") - 1
-    task_ids = np.empty(len(ts), dtype=object)
-    versions = np.empty(len(ts), dtype=object)
+    row = np.zeros(len(ts), dtype=np.int64)
     for g, a in enumerate(starts):
         sel = gen == g
-        members = t.filter(pl.col("from_ms") == a)
-        pick = rng.integers(0, members.height, int(sel.sum()))
-        task_ids[sel] = np.asarray(members["task_id"].to_list(), dtype=object)[pick]
-        versions[sel] = np.asarray(members["version"].to_list(), dtype=object)[pick]
-    return task_ids, versions
+        members = t.filter(pl.col("from_ms") == a)["i"].to_numpy()
+        row[sel] = members[rng.integers(0, members.size, int(sel.sum()))]
+    return cat(tasks["task_id"].to_list(), row), cat(tasks["version"].to_list(), row)
 
 
 def _series(name: str, v: object) -> pl.Series:
@@ -118,7 +121,8 @@ def _series(name: str, v: object) -> pl.Series:
     if a.dtype == object:
         return pl.Series(name, a.tolist(), dtype=pl.String)
     if a.dtype.kind == "U":
-        return pl.Series(name, a).cast(pl.String)
+        names, codes = np.unique(a, return_inverse=True)
+        return cat(names, codes).alias(name)
     return pl.Series(name, a)
 
 
@@ -142,14 +146,16 @@ def simulate(story: Story, seed: int, scale: float) -> Simulation:
     n = ts.size
 
     # ticket-api load: CPU follows its request rate; latency climbs once CPU passes 45 %
-    ta_rps = counts[:, :3].sum(axis=1) / 60.0 / scale
+    # from the expected rate, not the Poisson draw, so CPU (and its alarm) reads the same at any scale
+    ta_rps = lam[:, :3].sum(axis=1) / 60.0 / scale
     cpu = np.clip(5.0 + 24.0 * ta_rps + r_count.normal(0, 1.2, story.minutes), 2.0, 99.0)
     mult_m = 1.0 + 3.5 * np.clip(cpu / 100.0 - 0.45, 0.0, None) ** 1.2
     mult = mult_m[minute]
     bad = _bad(story, ts)
 
-    tier = _TIERS[r_attr.choice(3, n, p=[0.55, 0.3, 0.15])]
-    az = _AZS[r_attr.integers(0, 3, n)]
+    tier_c = r_attr.choice(3, n, p=[0.55, 0.3, 0.15])
+    az_c = r_attr.integers(0, 3, n)
+    tier, az = cat(_TIERS, tier_c), cat(_AZS, az_c)
     u_fault = r_attr.random(n)
     u_err = r_attr.random(n)
     is_create, is_get, is_reply, is_kb = (route == 0), (route == 1), (route == 2), (route == 3)
@@ -158,11 +164,14 @@ def simulate(story: Story, seed: int, scale: float) -> Simulation:
     base_fault = u_fault < 0.0002
 
     # downstream (ticket-api / kb-search) own time and its DynamoDB call
-    own = np.select([is_create, is_get, is_reply], [_ln(r_lat, 110, 0.38, n), _ln(r_lat, 28, 0.4, n),
-                                                    _ln(r_lat, 75, 0.4, n)], _ln(r_lat, 60, 0.45, n))
+    own = np.select(
+        [is_create, is_get, is_reply],
+        [_ln(r_lat, 110, 0.38, n), _ln(r_lat, 28, 0.4, n), _ln(r_lat, 75, 0.4, n)],
+        _ln(r_lat, 60, 0.45, n),
+    )
     own = np.where(is_kb, own, own * mult)
     ddb = np.where(is_kb, np.nan, _ln(r_lat, 9, 0.3, n) * (1 + 0.5 * (mult - 1)))
-    ddb_op = np.select([is_create, is_get, is_reply], ["PutItem", "GetItem", "UpdateItem"], "")
+    ddb_op = cat(["PutItem", "GetItem", "UpdateItem", ""], route)
     throttled = (~is_kb) & (cpu[minute] > 68) & (r_lat.random(n) < 0.01)
     ddb = np.where(throttled, ddb + 25.0, ddb)  # the SDK retried once after a throttle
 
@@ -195,46 +204,106 @@ def simulate(story: Story, seed: int, scale: float) -> Simulation:
     rid = np.arange(n)
     route_names = np.array([r[0] for r in ROUTES])
     ops = np.array([r[2] for r in ROUTES])
-    ds_service = np.where(is_kb, "kb-search", "ticket-api")
+    ds_service = cat(["ticket-api", "kb-search"], is_kb.astype(np.int64))
     ticket_no = np.cumsum(is_create) + 100000  # a ticket number is reserved per create attempt
-    ticket_id = np.where(is_create, np.char.add("T-", ticket_no.astype(str)), None)
+    ticket_id = pl.select(
+        pl.when(pl.lit(pl.Series(is_create)))
+        .then(pl.format("T-{}", pl.lit(pl.Series(ticket_no))))
+        .otherwise(pl.lit(""))
+    ).to_series()
 
     frames = []
     tasks = _tasks(story, r_task)
     sw_task, sw_ver = assign_tasks(tasks, "support-web", ts, r_task)
-    frames.append(_frame({
-        "ts_ms": ts, "service": np.full(n, "support-web"), "operation": route_names[route],
-        "route": route_names[route], "latency_ms": sw_lat, "status": ds_status,
-        "request_id": request_ids(r_ids, n), "trace_id": fd_trace, "tier": tier, "az": az,
-        "task_id": sw_task, "version": sw_ver, "rid": rid, "ticket_id": ticket_id,
-        "sql_ms": np.full(n, np.nan), "ddb_ms": np.full(n, np.nan), "ddb_op": np.full(n, ""),
-        "throttled": np.zeros(n, bool), "slow": slow, "timeout": timeout,
-    }))
+    frames.append(
+        _frame(
+            {
+                "ts_ms": ts,
+                "service": cat(["support-web"], np.zeros(n)),
+                "operation": cat(route_names, route),
+                "route": cat(route_names, route),
+                "latency_ms": sw_lat,
+                "status": ds_status,
+                "request_id": request_ids(r_ids, n),
+                "trace_id": fd_trace,
+                "tier": tier,
+                "az": az,
+                "task_id": sw_task,
+                "version": sw_ver,
+                "rid": rid,
+                "ticket_id": ticket_id,
+                "sql_ms": np.full(n, np.nan),
+                "ddb_ms": np.full(n, np.nan),
+                "ddb_op": cat([""], np.zeros(n)),
+                "throttled": np.zeros(n, bool),
+                "slow": slow,
+                "timeout": timeout,
+            }
+        )
+    )
     ds_ts = ts + 2
-    ta_task = np.empty(n, dtype=object)
-    ta_ver = np.empty(n, dtype=object)
-    for svc in ("ticket-api", "kb-search"):
-        sel = ds_service == svc
-        ta_task[sel], ta_ver[sel] = assign_tasks(tasks, svc, ds_ts[sel], r_task)
-    frames.append(_frame({
-        "ts_ms": ds_ts, "service": ds_service, "operation": ops[route], "route": route_names[route],
-        "latency_ms": ds_lat, "status": ds_status, "request_id": request_ids(r_ids, n), "trace_id": fd_trace,
-        "tier": tier, "az": az, "task_id": ta_task, "version": ta_ver, "rid": rid, "ticket_id": ticket_id,
-        "sql_ms": np.full(n, np.nan), "ddb_ms": ddb, "ddb_op": ddb_op, "throttled": throttled,
-        "slow": slow, "timeout": timeout,
-    }))
+    parts = []
+    for code, svc in enumerate(("ticket-api", "kb-search")):
+        sel = np.flatnonzero(is_kb == bool(code))
+        tk, vr = assign_tasks(tasks, svc, ds_ts[sel], r_task)
+        parts.append(pl.DataFrame({"pos": sel, "task": tk, "ver": vr}))
+    tv = pl.concat(parts).sort("pos")
+    ta_task, ta_ver = tv["task"], tv["ver"]
+    frames.append(
+        _frame(
+            {
+                "ts_ms": ds_ts,
+                "service": ds_service,
+                "operation": cat(ops, route),
+                "route": cat(route_names, route),
+                "latency_ms": ds_lat,
+                "status": ds_status,
+                "request_id": request_ids(r_ids, n),
+                "trace_id": fd_trace,
+                "tier": tier,
+                "az": az,
+                "task_id": ta_task,
+                "version": ta_ver,
+                "rid": rid,
+                "ticket_id": ticket_id,
+                "sql_ms": np.full(n, np.nan),
+                "ddb_ms": ddb,
+                "ddb_op": ddb_op,
+                "throttled": throttled,
+                "slow": slow,
+                "timeout": timeout,
+            }
+        )
+    )
     k = np.flatnonzero(calls_routing)
     rt_ts = ds_ts[k] + np.round(own[k] + ddb[k]).astype(np.int64) + 1
     rt_task, rt_ver = assign_tasks(tasks, "routing-service", rt_ts, r_task)
-    frames.append(_frame({
-        "ts_ms": rt_ts, "service": np.full(k.size, "routing-service"), "operation": np.full(k.size, "AssignAgent"),
-        "route": np.full(k.size, "POST /assignments"), "latency_ms": assign[k],
-        "status": np.where(timeout[k], 500, 200), "request_id": request_ids(r_ids, k.size),
-        "trace_id": fd_trace.gather(k), "tier": tier[k], "az": az[k], "task_id": rt_task, "version": rt_ver,
-        "rid": rid[k], "ticket_id": ticket_id[k], "sql_ms": sql[k], "ddb_ms": np.where(timeout[k], np.nan, r_ddb[k]),
-        "ddb_op": np.where(timeout[k], "", "UpdateItem"), "throttled": np.zeros(k.size, bool),
-        "slow": slow[k], "timeout": timeout[k],
-    }))
+    frames.append(
+        _frame(
+            {
+                "ts_ms": rt_ts,
+                "service": cat(["routing-service"], np.zeros(k.size)),
+                "operation": cat(["AssignAgent"], np.zeros(k.size)),
+                "route": cat(["POST /assignments"], np.zeros(k.size)),
+                "latency_ms": assign[k],
+                "status": np.where(timeout[k], 500, 200),
+                "request_id": request_ids(r_ids, k.size),
+                "trace_id": fd_trace.gather(k),
+                "tier": tier.gather(k),
+                "az": az.gather(k),
+                "task_id": rt_task,
+                "version": rt_ver,
+                "rid": rid[k],
+                "ticket_id": ticket_id.gather(k),
+                "sql_ms": sql[k],
+                "ddb_ms": np.where(timeout[k], np.nan, r_ddb[k]),
+                "ddb_op": cat(["UpdateItem", ""], timeout[k]),
+                "throttled": np.zeros(k.size, bool),
+                "slow": slow[k],
+                "timeout": timeout[k],
+            }
+        )
+    )
 
     # tickets: created by a successful CreateTicket; assignment waits for the overflow sweeper when
     # v2.4.0's agent_skills query is slow (it gives up on skill matching under lock contention)
@@ -242,17 +311,26 @@ def simulate(story: Story, seed: int, scale: float) -> Simulation:
     nt = c.size
     created = ts[c] + np.round(sw_lat[c]).astype(np.int64)
     overflow = slow[c] & (r_tix.random(nt) < 0.9)
-    assigned = np.where(overflow, created + r_tix.integers(3 * MINUTE_MS, 9 * MINUTE_MS, nt),
-                        created + r_tix.integers(200, 1500, nt))
+    assigned = np.where(
+        overflow, created + r_tix.integers(3 * MINUTE_MS, 9 * MINUTE_MS, nt), created + r_tix.integers(200, 1500, nt)
+    )
     load_f = 1.0 + 0.35 * (surge[np.clip((created - story.start_ms) // MINUTE_MS, 0, story.minutes - 1)] - 1.0)
     first = assigned + np.round(_ln(r_tix, 75_000, 0.6, nt) * load_f).astype(np.int64)
     resolved = first + np.round(_ln(r_tix, 40 * MINUTE_MS, 0.8, nt)).astype(np.int64)
-    tickets = _frame({
-        "ticket_id": ticket_id[c], "created_ms": created, "assigned_ms": assigned, "first_response_ms": first,
-        "resolved_ms": resolved, "agent_id": np.char.add("agent-", (r_tix.integers(1, 61, nt) + 100).astype(str)),
-        "queue": np.where(overflow, "overflow", _QUEUES[r_tix.integers(0, 3, nt)]),
-        "tier": tier[c], "channel": _CHANNELS[r_tix.choice(3, nt, p=[0.6, 0.3, 0.1])], "trace_id": fd_trace.gather(c),
-    }).with_columns(within_5m=(pl.col("first_response_ms") - pl.col("created_ms")) <= FIRST_RESPONSE_MS)
+    tickets = _frame(
+        {
+            "ticket_id": ticket_id.gather(c),
+            "created_ms": created,
+            "assigned_ms": assigned,
+            "first_response_ms": first,
+            "resolved_ms": resolved,
+            "agent_id": np.char.add("agent-", (r_tix.integers(1, 61, nt) + 100).astype(str)),
+            "queue": np.where(overflow, "overflow", _QUEUES[r_tix.integers(0, 3, nt)]),
+            "tier": tier.gather(c),
+            "channel": _CHANNELS[r_tix.choice(3, nt, p=[0.6, 0.3, 0.1])],
+            "trace_id": fd_trace.gather(c),
+        }
+    ).with_columns(within_5m=(pl.col("first_response_ms") - pl.col("created_ms")) <= FIRST_RESPONSE_MS)
 
     # notify-worker: a confirmation when a ticket is created and a notice on the first agent response
     nts = np.concatenate([created + r_tix.integers(800, 2500, nt), first + r_tix.integers(500, 2000, nt)])
@@ -262,16 +340,32 @@ def simulate(story: Story, seed: int, scale: float) -> Simulation:
     nn = nts.size
     nfault = r_tix.random(nn) < 0.0003
     n_task, n_ver = assign_tasks(tasks, "notify-worker", nts, r_task)
-    frames.append(_frame({
-        "ts_ms": nts, "service": np.full(nn, "notify-worker"), "operation": np.full(nn, "SendNotification"),
-        "route": np.full(nn, "sqs://notifications"), "latency_ms": _ln(r_tix, 180, 0.4, nn),
-        "status": np.where(nfault, 500, 200), "request_id": request_ids(r_ids, nn),
-        "trace_id": pl.Series(np.full(nn, None, dtype=object), dtype=pl.String), "tier": tier[c][nidx],
-        "az": _AZS[r_tix.integers(0, 3, nn)], "task_id": n_task, "version": n_ver, "rid": np.full(nn, -1),
-        "ticket_id": ticket_id[c][nidx], "sql_ms": np.full(nn, np.nan), "ddb_ms": np.full(nn, np.nan),
-        "ddb_op": np.full(nn, ""), "throttled": np.zeros(nn, bool), "slow": np.zeros(nn, bool),
-        "timeout": np.zeros(nn, bool),
-    }))
+    frames.append(
+        _frame(
+            {
+                "ts_ms": nts,
+                "service": cat(["notify-worker"], np.zeros(nn)),
+                "operation": cat(["SendNotification"], np.zeros(nn)),
+                "route": cat(["sqs://notifications"], np.zeros(nn)),
+                "latency_ms": _ln(r_tix, 180, 0.4, nn),
+                "status": np.where(nfault, 500, 200),
+                "request_id": request_ids(r_ids, nn),
+                "trace_id": pl.Series(np.full(nn, None, dtype=object), dtype=pl.String),
+                "tier": tier.gather(c[nidx]),
+                "az": cat(_AZS, r_tix.integers(0, 3, nn)),
+                "task_id": n_task,
+                "version": n_ver,
+                "rid": np.full(nn, -1),
+                "ticket_id": ticket_id.gather(c[nidx]),
+                "sql_ms": np.full(nn, np.nan),
+                "ddb_ms": np.full(nn, np.nan),
+                "ddb_op": cat([""], np.zeros(nn)),
+                "throttled": np.zeros(nn, bool),
+                "slow": np.zeros(nn, bool),
+                "timeout": np.zeros(nn, bool),
+            }
+        )
+    )
 
     requests = (
         pl.concat(frames, how="vertical_relaxed")
@@ -279,6 +373,7 @@ def simulate(story: Story, seed: int, scale: float) -> Simulation:
         .with_columns(
             pl.col("latency_ms").round(1),
             pl.col("status").cast(pl.Int32),
+            ticket_id=pl.when(pl.col("ticket_id") != "").then(pl.col("ticket_id")),
             fault=pl.col("status") >= 500,
             error=(pl.col("status") >= 400) & (pl.col("status") < 500),
             sql_ms=pl.col("sql_ms").fill_nan(None).round(1),
@@ -287,8 +382,12 @@ def simulate(story: Story, seed: int, scale: float) -> Simulation:
         .sort(["ts_ms", "service", "rid"], maintain_order=True)
     )
     minutes = story.start_ms + np.arange(story.minutes) * MINUTE_MS
-    load = pl.DataFrame({
-        "minute_ms": minutes, "ticket_api_cpu": np.round(cpu, 2),
-        "bad": _bad(story, minutes + MINUTE_MS // 2), "surge": surge,
-    })
+    load = pl.DataFrame(
+        {
+            "minute_ms": minutes,
+            "ticket_api_cpu": np.round(cpu, 2),
+            "bad": _bad(story, minutes + MINUTE_MS // 2),
+            "surge": surge,
+        }
+    )
     return Simulation(requests=requests, tickets=tickets, load=load, tasks=tasks)
