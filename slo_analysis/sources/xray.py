@@ -1,0 +1,413 @@
+"""X-Ray loaders: BatchGetTraces, raw segment documents, GetTraceSummaries and GetServiceGraph.
+
+Segments and their nested subsegments become rows of the canonical ``spans`` frame. Trace summaries
+and service-graph edges are documented non-canonical frames (:data:`TRACE_SUMMARY_SCHEMA`,
+:data:`SERVICE_EDGE_SCHEMA`): they describe traces and edges, not spans.
+
+Times in segment documents are epoch seconds as floats; they are rounded to the microsecond and
+truncated to the millisecond (``1596566305.5354140`` -> ``...305.535``), and ``duration_ms`` keeps
+the full precision of ``end_time - start_time``.
+
+Examples
+--------
+>>> doc = {"trace_id": "1-5f187253-6a106696d56b1f4ef9eba2ed", "id": "5cc4a447f5d4d696",
+...        "name": "LongOperation", "start_time": 1595437651.680097, "in_progress": True}
+>>> spans_from_segment_documents([doc], file="seg.json").select("name", "end", "in_progress").row(0)
+('LongOperation', None, True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from slo_analysis import frames
+from slo_analysis.exceptions import InputError, MissingKeyError
+from slo_analysis.sources._io import LoadReport, as_list, as_map, as_time, require
+
+__all__ = [
+    "TRACE_SUMMARY_SCHEMA",
+    "SERVICE_EDGE_SCHEMA",
+    "spans_from_batch_get_traces",
+    "spans_from_segment_documents",
+    "trace_summaries",
+    "service_graph_edges",
+    "looks_like_batch_get_traces",
+    "looks_like_trace_summaries",
+    "looks_like_service_graph",
+    "looks_like_segment_document",
+]
+
+#: One GetTraceSummaries entry (a trace, not a span). ``start`` comes from ``StartTime`` when the
+#: response has it, else from the epoch seconds encoded in the trace id (``1-<8 hex>-...``).
+TRACE_SUMMARY_SCHEMA = pl.Schema({
+    "trace_id": pl.String(),
+    "start": frames.UTC_MS,
+    "duration_ms": pl.Float64(),
+    "response_time_ms": pl.Float64(),
+    "http_status": pl.Int32(),
+    "http_method": pl.String(),
+    "http_url": pl.String(),
+    "has_fault": pl.Boolean(),
+    "has_error": pl.Boolean(),
+    "has_throttle": pl.Boolean(),
+    "is_partial": pl.Boolean(),
+    "entry_point": pl.String(),  # EntryPoint.Name: the service that received the request
+    "entry_point_type": pl.String(),
+    "users": pl.List(pl.String()),
+    "annotations": frames.KEY_VALUES,  # one {key, value} per annotation value
+})
+
+#: One GetServiceGraph edge: calls from ``source`` to ``target`` between ``start`` and ``end``.
+SERVICE_EDGE_SCHEMA = pl.Schema({
+    "source": pl.String(),
+    "source_type": pl.String(),
+    "target": pl.String(),  # None when the edge points outside this page of the graph
+    "target_type": pl.String(),
+    "edge_type": pl.String(),
+    "ok_count": pl.Int64(),
+    "error_count": pl.Int64(),  # 4xx, throttles included
+    "throttle_count": pl.Int64(),
+    "fault_count": pl.Int64(),
+    "total_count": pl.Int64(),
+    "total_response_time_ms": pl.Float64(),
+    "start": frames.UTC_MS,
+    "end": frames.UTC_MS,
+})
+
+
+def _epoch_ms(value: Any, file: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(file, f"{key!r} must be epoch seconds, found {value!r}", key=key)
+    return round(value * 1_000_000) // 1000
+
+
+def _get(doc: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(doc, Mapping):
+            return None
+        doc = doc.get(k)
+    return doc
+
+
+def _flag(doc: Mapping[str, Any], key: str) -> bool:
+    return doc.get(key) is True
+
+
+def _cause(cause: Any) -> str | None:
+    if isinstance(cause, str):
+        return cause  # the id of an exception recorded on another (sub)segment
+    if not isinstance(cause, Mapping):
+        return None
+    exceptions = cause.get("exceptions")
+    if isinstance(exceptions, list) and exceptions and isinstance(exceptions[0], Mapping):
+        exc = exceptions[0]
+        parts = [str(p) for p in (exc.get("type"), exc.get("message")) if p is not None]
+        return ": ".join(parts) or (str(exc["id"]) if exc.get("id") is not None else None)
+    msg = cause.get("message")
+    return str(msg) if msg is not None else None
+
+
+def _annotations(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, Mapping):
+        return []
+    return [{"key": str(k), "value": (("true" if v else "false") if isinstance(v, bool) else str(v))}
+            for k, v in sorted(value.items())]
+
+
+def _walk(doc: Any, *, file: str, where: str, trace_id: str | None, service: str | None,
+          parent_id: str | None, nested: bool, rows: list[dict[str, Any]]) -> None:
+    """Append the row of ``doc`` and, recursively, of its subsegments."""
+    doc = as_map(doc, file, where)
+    span_id = str(require(doc, "id", file, where))
+    where = f"{where} (id {span_id})"
+    name = str(require(doc, "name", file, where))
+    start = _epoch_ms(require(doc, "start_time", file, where), file, "start_time")
+    in_progress = _flag(doc, "in_progress")
+    end_raw = doc.get("end_time")
+    if end_raw is None and not in_progress:
+        raise MissingKeyError(file, "end_time", context=f"{where}, which is not in_progress")
+    end = None if end_raw is None else _epoch_ms(end_raw, file, "end_time")
+    # rounded to the microsecond: epoch-second floats carry ~0.1 us of noise
+    duration = None if end_raw is None else round((float(end_raw) - float(doc["start_time"])) * 1000.0, 3)
+    tid = doc.get("trace_id", trace_id)
+    if tid is None:
+        raise MissingKeyError(file, "trace_id", context=where)
+    independent = not nested and doc.get("type") == "subsegment"
+    kind = "subsegment" if nested or independent else "segment"
+    own_service = service if nested else (None if independent else name)
+    status = _get(doc, "http", "response", "status")
+    rows.append({
+        "trace_id": str(tid),
+        "span_id": span_id,
+        "parent_id": parent_id if nested else (None if doc.get("parent_id") is None
+                                               else str(doc["parent_id"])),
+        "service": own_service,
+        "name": name,
+        "kind": kind,
+        "origin": doc.get("origin"),
+        "namespace": doc.get("namespace"),
+        "start": start,
+        "end": end,
+        "duration_ms": duration,
+        "http_method": _get(doc, "http", "request", "method"),
+        "http_url": _get(doc, "http", "request", "url"),
+        "http_status": status if isinstance(status, int) and not isinstance(status, bool) else None,
+        "fault": _flag(doc, "fault"),
+        "error": _flag(doc, "error"),
+        "throttle": _flag(doc, "throttle"),
+        "in_progress": in_progress,
+        "aws_operation": _get(doc, "aws", "operation"),
+        "sql_query": _get(doc, "sql", "sanitized_query"),
+        "cause": _cause(doc.get("cause")),
+        "annotations": _annotations(doc.get("annotations")),
+    })
+    subs = doc.get("subsegments")
+    if subs is not None:
+        for i, sub in enumerate(as_list(subs, file, f"{where}.subsegments")):
+            _walk(sub, file=file, where=f"{where}.subsegments[{i}]", trace_id=str(tid),
+                  service=own_service if own_service is not None else name, parent_id=span_id,
+                  nested=True, rows=rows)
+
+
+_ROW_SCHEMA = {**dict(frames.schema("spans").columns), "start": pl.Int64(), "end": pl.Int64()}
+
+
+def _spans_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Rows -> spans frame; an independent subsegment takes the service of its parent in the input,
+    else its own name."""
+    by_id = {(r["trace_id"], r["span_id"]): r for r in rows}
+    for r in rows:
+        seen = set()
+        node = r
+        while node["service"] is None and node["parent_id"] is not None and id(node) not in seen:
+            seen.add(id(node))
+            parent = by_id.get((node["trace_id"], node["parent_id"]))
+            if parent is None:
+                break
+            if parent["service"] is not None:
+                r["service"] = parent["service"]
+                break
+            node = parent
+        if r["service"] is None:
+            r["service"] = r["name"]
+    df = pl.DataFrame(rows, schema=_ROW_SCHEMA)
+    df = df.with_columns(pl.from_epoch("start", time_unit="ms").dt.replace_time_zone("UTC"),
+                         pl.from_epoch("end", time_unit="ms").dt.replace_time_zone("UTC"))
+    return frames.conform(df, "spans")
+
+
+def spans_from_batch_get_traces(doc: Any, *, file: str, report: LoadReport | None = None) -> pl.DataFrame:
+    """Spans from a BatchGetTraces response (one page).
+
+    Each ``Traces[].Segments[].Document`` is a JSON string, parsed a second time; nested
+    subsegments are flattened with ``parent_id`` = the enclosing (sub)segment and ``service`` = the
+    enclosing segment's name.
+
+    Parameters
+    ----------
+    doc
+        The parsed response.
+    file
+        Named in errors and in the report.
+    report
+        When given, receives the span count, one ``skipped`` entry per ``UnprocessedTraceIds`` id and
+        per trace whose ``LimitExceeded`` is true (X-Ray returned it incomplete).
+
+    Raises
+    ------
+    InputError
+        when a Document is not valid JSON (names the trace and segment id) or lacks a required key.
+    """
+    traces = as_list(require(doc, "Traces", file), file, "Traces")
+    rows: list[dict[str, Any]] = []
+    for ti, trace in enumerate(traces):
+        trace = as_map(trace, file, f"Traces[{ti}]")
+        trace_id = trace.get("Id")
+        if report is not None and trace.get("LimitExceeded") is True:
+            report.skip(file, f"trace {trace_id}: LimitExceeded, X-Ray returned only part of it")
+        for si, seg in enumerate(as_list(trace.get("Segments") or [], file, f"Traces[{ti}].Segments")):
+            seg = as_map(seg, file, f"Traces[{ti}].Segments[{si}]")
+            seg_id = seg.get("Id")
+            where = f"trace {trace_id} segment {seg_id}"
+            text = require(seg, "Document", file, where)
+            try:
+                parsed = json.loads(text) if isinstance(text, str | bytes) else text
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InputError(file, f"{where}: Document is not valid JSON ({exc})") from exc
+            _walk(parsed, file=file, where=where, trace_id=None if trace_id is None else str(trace_id),
+                  service=None, parent_id=None, nested=False, rows=rows)
+    df = _spans_frame(rows)
+    if report is not None:
+        report.files.append(str(file))
+        for tid in doc.get("UnprocessedTraceIds") or []:
+            report.skip(file, f"unprocessed trace id {tid}")
+        report.add_rows("spans", df.height)
+    return df
+
+
+def spans_from_segment_documents(docs: list[Any], *, file: str, trace_id: str | None = None) -> pl.DataFrame:
+    """Spans from raw segment documents (what PutTraceSegments sends, one dict per document).
+
+    Segments, independent subsegments (``"type": "subsegment"``) and their nested subsegments all
+    become rows. ``trace_id`` is used for documents that carry none (subsegment fragments).
+
+    Raises
+    ------
+    MissingKeyError
+        naming the file and key when a document lacks ``id``, ``name``, ``start_time``, a
+        ``trace_id`` (and none was passed) or an ``end_time`` while not ``in_progress``.
+    """
+    rows: list[dict[str, Any]] = []
+    for i, doc in enumerate(docs):
+        _walk(doc, file=file, where=f"document {i}", trace_id=trace_id, service=None, parent_id=None,
+              nested=False, rows=rows)
+    return _spans_frame(rows)
+
+
+def _trace_id_epoch(trace_id: str) -> datetime | None:
+    parts = trace_id.split("-")
+    if len(parts) >= 2 and len(parts[1]) == 8:
+        try:
+            return datetime.fromtimestamp(int(parts[1], 16), tz=UTC)
+        except ValueError:
+            return None
+    return None
+
+
+def _annotation_values(value: Any, file: str, where: str) -> list[dict[str, str]]:
+    out = []
+    for key, values in sorted(as_map(value or {}, file, f"{where}.Annotations").items()):
+        for v in as_list(values, file, f"{where}.Annotations.{key}"):
+            av = _get(v, "AnnotationValue") or {}
+            for field in ("StringValue", "NumberValue", "BooleanValue"):
+                if av.get(field) is not None:
+                    raw = av[field]
+                    text = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
+                    out.append({"key": str(key), "value": text})
+                    break
+    return out
+
+
+def _seconds_to_ms(value: Any, file: str, key: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(file, f"{key!r} must be seconds, found {value!r}", key=key)
+    return float(value) * 1000.0
+
+
+def trace_summaries(doc: Any, *, file: str) -> pl.DataFrame:
+    """GetTraceSummaries (one page) as a :data:`TRACE_SUMMARY_SCHEMA` frame, one row per trace."""
+    rows = []
+    for i, s in enumerate(as_list(require(doc, "TraceSummaries", file), file, "TraceSummaries")):
+        where = f"TraceSummaries[{i}]"
+        s = as_map(s, file, where)
+        tid = str(require(s, "Id", file, where))
+        start = as_time(s["StartTime"], file, f"{where}.StartTime") if s.get("StartTime") is not None \
+            else _trace_id_epoch(tid)
+        http = s.get("Http") or {}
+        status = http.get("HttpStatus")
+        rows.append({
+            "trace_id": tid,
+            "start": start,
+            "duration_ms": _seconds_to_ms(s.get("Duration"), file, f"{where}.Duration"),
+            "response_time_ms": _seconds_to_ms(s.get("ResponseTime"), file, f"{where}.ResponseTime"),
+            "http_status": status if isinstance(status, int) and not isinstance(status, bool) else None,
+            "http_method": http.get("HttpMethod"),
+            "http_url": http.get("HttpURL"),
+            "has_fault": s.get("HasFault") is True,
+            "has_error": s.get("HasError") is True,
+            "has_throttle": s.get("HasThrottle") is True,
+            "is_partial": s.get("IsPartial") is True,
+            "entry_point": _get(s, "EntryPoint", "Name"),
+            "entry_point_type": _get(s, "EntryPoint", "Type"),
+            "users": [str(u["UserName"]) for u in s.get("Users") or []
+                      if isinstance(u, Mapping) and u.get("UserName") is not None],
+            "annotations": _annotation_values(s.get("Annotations"), file, where),
+        })
+    return pl.DataFrame(rows, schema=TRACE_SUMMARY_SCHEMA)
+
+
+def _count(stats: Any, *keys: str) -> int:
+    v = _get(stats, *keys)
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0
+
+
+def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
+    """GetServiceGraph (one page) as a :data:`SERVICE_EDGE_SCHEMA` frame, one row per edge.
+
+    Edge times default to the service's, then the response's ``StartTime``/``EndTime``.
+    """
+    services = as_list(require(doc, "Services", file), file, "Services")
+    by_ref = {s.get("ReferenceId"): s for s in services if isinstance(s, Mapping)}
+    rows = []
+    for i, svc in enumerate(services):
+        where = f"Services[{i}]"
+        svc = as_map(svc, file, where)
+        for j, edge in enumerate(as_list(svc.get("Edges") or [], file, f"{where}.Edges")):
+            ew = f"{where}.Edges[{j}]"
+            edge = as_map(edge, file, ew)
+            target = by_ref.get(require(edge, "ReferenceId", file, ew))
+            stats = edge.get("SummaryStatistics") or {}
+            times = {}
+            for key in ("StartTime", "EndTime"):
+                raw = edge.get(key, svc.get(key, doc.get(key)))
+                times[key] = None if raw is None else as_time(raw, file, f"{ew}.{key}")
+            total_rt = _get(stats, "TotalResponseTime")
+            rows.append({
+                "source": svc.get("Name"),
+                "source_type": svc.get("Type"),
+                "target": None if target is None else target.get("Name"),
+                "target_type": None if target is None else target.get("Type"),
+                "edge_type": edge.get("EdgeType"),
+                "ok_count": _count(stats, "OkCount"),
+                "error_count": _count(stats, "ErrorStatistics", "TotalCount"),
+                "throttle_count": _count(stats, "ErrorStatistics", "ThrottleCount"),
+                "fault_count": _count(stats, "FaultStatistics", "TotalCount"),
+                "total_count": _count(stats, "TotalCount"),
+                "total_response_time_ms": _seconds_to_ms(total_rt, file, f"{ew}.TotalResponseTime"),
+                "start": times["StartTime"],
+                "end": times["EndTime"],
+            })
+    return pl.DataFrame(rows, schema=SERVICE_EDGE_SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------------
+# content detection
+
+
+def looks_like_batch_get_traces(doc: Any) -> bool:
+    """A BatchGetTraces response: ``Traces`` whose entries hold ``Segments``."""
+    if not (isinstance(doc, Mapping) and isinstance(doc.get("Traces"), list)):
+        return False
+    traces = doc["Traces"]
+    if not traces:
+        return "UnprocessedTraceIds" in doc
+    return isinstance(traces[0], Mapping) and "Segments" in traces[0]
+
+
+def looks_like_trace_summaries(doc: Any) -> bool:
+    """A GetTraceSummaries response."""
+    return isinstance(doc, Mapping) and isinstance(doc.get("TraceSummaries"), list)
+
+
+def looks_like_service_graph(doc: Any) -> bool:
+    """A GetServiceGraph response (not a root-cause ``Services`` list, which has no ReferenceId)."""
+    if not (isinstance(doc, Mapping) and isinstance(doc.get("Services"), list)):
+        return False
+    services = doc["Services"]
+    if not services:
+        return "StartTime" in doc or "EndTime" in doc
+    return isinstance(services[0], Mapping) and "ReferenceId" in services[0]
+
+
+def looks_like_segment_document(doc: Any) -> bool:
+    """A raw segment or subsegment document (``id``, ``name`` and a start, end or in_progress)."""
+    return (isinstance(doc, Mapping) and isinstance(doc.get("id"), str) and isinstance(doc.get("name"), str)
+            and any(k in doc for k in ("start_time", "end_time", "in_progress")))
