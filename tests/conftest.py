@@ -6,12 +6,29 @@ from pathlib import Path
 
 import pytest
 
+from slo_analysis import demo
+from slo_analysis.store import import_files
+
 AWS_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "aws"
 
 
 @pytest.fixture(scope="session")
 def aws_fixtures() -> Path:
     """``../shared/fixtures/aws``: real AWS response shapes (CLI examples, X-Ray samples)."""
-    if not AWS_FIXTURES.is_dir():
-        pytest.skip(f"AWS fixtures not found at {AWS_FIXTURES}")
+    if not AWS_FIXTURES.is_dir():  # CI clones beside ../shared; a missing folder is a broken set-up
+        pytest.fail(f"AWS fixtures not found at {AWS_FIXTURES}: clone next to ../shared")
     return AWS_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo incident (3 days at a fifth of the default traffic), generated once per run."""
+    return demo.generate(tmp_path_factory.mktemp("demo") / "incident", seed=11, days=3, scale=0.2)
+
+
+@pytest.fixture(scope="session")
+def demo_snapshot(small_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo imported into a snapshot; read-only for tests (copy it to change it)."""
+    snap = tmp_path_factory.mktemp("snapshot") / "demo"
+    import_files([p for p in small_demo.iterdir() if p.name != "scenario.json"], snap)
+    return snap

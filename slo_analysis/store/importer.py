@@ -281,9 +281,6 @@ def _write(batch: _Batch, snap: Snapshot, result: ImportResult) -> None:
     for d, raw, params, report in batch.used:
         stored = snap.add_raw(raw, name=d.path.name, kind=d.kind)
         quarantine = snap.add_quarantine(report.bad, name=d.path.name)
-        if d.kind in ("slo-application-signals", "alarm-definitions", "deployments-ecs", "deployments-codedeploy"):
-            region, account = _origin_of(d.content)
-            snap.set_origin(region=region, account_id=account)
         snap.record_input({
             "file": str(d.path),
             "kind": d.kind,
@@ -296,6 +293,11 @@ def _write(batch: _Batch, snap: Snapshot, result: ImportResult) -> None:
         })
         result.imported.append((str(d.path), d.kind))
         result.report.merge(report)
+    # Region and account: from the first input (by path) whose ARNs name them.
+    for d, *_ in sorted(batch.used, key=lambda u: str(u[0].path)):
+        if d.kind in ("slo-application-signals", "alarm-definitions", "deployments-ecs", "deployments-codedeploy"):
+            region, account = _origin_of(d.content)
+            snap.set_origin(region=region, account_id=account)
     snap.add_quarantine(batch.request_report.bad, name="requests")
     result.report.merge(batch.request_report)
     for file, reason in result.skipped:

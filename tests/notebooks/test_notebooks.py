@@ -9,18 +9,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from slo_analysis import demo
-from slo_analysis.store import import_files
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
-
-
-@pytest.fixture(scope="module")
-def demo_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("nb")
-    incident = demo.generate(root / "incident", seed=5, days=3, scale=0.2)
-    import_files([p for p in incident.iterdir() if p.name != "scenario.json"], root / "snapshot")
-    return root / "snapshot"
 
 
 def test_there_are_templates() -> None:
