@@ -174,10 +174,10 @@ def _split_lines(data: bytes) -> tuple[pl.Series, bool]:
     """The lines of ``data`` (without ``\\n``/``\\r\\n``) and whether some bytes were not UTF-8.
 
     Uses polars' multi-threaded CSV reader with a separator byte absent from the data and no
-    quoting, so each line is one field; falls back to ``bytes.split`` if no such byte exists or the
-    reader's line count differs from the number of newlines.
+    quoting, so each line is one field (it splits on ``\n`` only, strips a ``\r`` before it and keeps
+    empty lines, exactly like ``bytes.split``; the tests check this); falls back to ``bytes.split``
+    when every candidate separator byte occurs in the data.
     """
-    expected = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     sep = next((s for s in _SEPARATORS if s.encode() not in data), None)
     if sep is not None:
         for encoding in ("utf8", "utf8-lossy"):
@@ -187,9 +187,7 @@ def _split_lines(data: bytes) -> tuple[pl.Series, bool]:
                                  comment_prefix=None)
             except pl.exceptions.ComputeError:
                 continue
-            if df.height == expected:
-                return df["line"].fill_null(""), encoding != "utf8"
-            break
+            return df["line"].fill_null(""), encoding != "utf8"
     raw = data.split(b"\n")
     if data.endswith(b"\n"):
         raw.pop()
@@ -214,11 +212,12 @@ def _undecodable_lines(data: bytes, lines: pl.Series) -> list[int]:
 
 def _parse_export_timestamps(first: pl.Series) -> pl.Series:
     ts = first.str.to_datetime(_EXPORT_TS_FORMAT, strict=False, time_unit="ms").dt.replace_time_zone("UTC")
-    missing = ts.is_null() & first.str.contains(_TS_LIKE)
-    if missing.any():  # rare: offsets instead of Z
-        alt = (first.str.to_datetime(_EXPORT_TS_OFFSET_FORMAT, strict=False, time_unit="ms")
+    if ts.null_count():  # continuation lines, or (rarely) offsets instead of Z
+        missing = ts.is_null().arg_true()
+        alt = (first.gather(missing).str.to_datetime(_EXPORT_TS_OFFSET_FORMAT, strict=False, time_unit="ms")
                .dt.convert_time_zone("UTC"))
-        ts = ts.fill_null(alt)
+        if alt.null_count() < len(alt):
+            ts = ts.scatter(missing, alt)
     return ts
 
 
@@ -254,10 +253,15 @@ def logs_from_export_file(data: bytes, *, file: str, log_group: str, log_stream:
     lines, lossy = _split_lines(data)
     bad_utf8 = _undecodable_lines(data, lines) if lossy else []
 
-    pos = lines.str.find(" ", literal=True)
-    first = lines.str.slice(0, pos.fill_null(lines.str.len_chars()))
-    ts = _parse_export_timestamps(first)
-    message = lines.str.slice(pos.fill_null(lines.str.len_chars()) + 1)
+    split = (pl.DataFrame({"line": lines})
+             .with_columns(pos=pl.col("line").str.find(" ", literal=True)
+                           .fill_null(pl.col("line").str.len_bytes()).cast(pl.Int64))
+             # pos is a byte offset; head/slice count characters: equal on the ASCII timestamp,
+             # and continuation lines use the whole line, not these two parts
+             .select(first=pl.col("line").str.head(pl.col("pos")),
+                     message=pl.col("line").str.slice(pl.col("pos") + 1)))
+    ts = _parse_export_timestamps(split["first"])
+    message = split["message"]
     is_event = ts.is_not_null()
     if bad_utf8:
         is_event = is_event.scatter(bad_utf8, False)

