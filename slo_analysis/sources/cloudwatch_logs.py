@@ -179,13 +179,15 @@ def _split_lines(data: bytes) -> tuple[pl.Series, bool]:
     when every candidate separator byte occurs in the data.
     """
     sep = next((s for s in _SEPARATORS if s.encode() not in data), None)
-    if sep is not None:
+    # polars' reader sniffs gzip/zlib/zstd magic bytes and would decompress: never let it.
+    # It also drops a leading UTF-8 BOM, which would lose a line; both cases take the slow path.
+    if sep is not None and data[:1] not in (b"\x1f", b"\x78", b"\x28", b"\xef"):
         for encoding in ("utf8", "utf8-lossy"):
             try:
                 df = pl.read_csv(io.BytesIO(data), has_header=False, separator=sep, quote_char=None,
                                  schema={"line": pl.String}, encoding=encoding,  # type: ignore[arg-type]
                                  comment_prefix=None)
-            except pl.exceptions.ComputeError:
+            except (pl.exceptions.ComputeError, OSError):
                 continue
             return df["line"].fill_null(""), encoding != "utf8"
     raw = data.split(b"\n")
@@ -248,6 +250,7 @@ def logs_from_export_file(data: bytes, *, file: str, log_group: str, log_stream:
         The ``logs`` frame, in file order.
     """
     report.files.append(str(file))
+    data = data.removeprefix(b"\xef\xbb\xbf")
     if not data:
         return frames.empty("logs")
     lines, lossy = _split_lines(data)
