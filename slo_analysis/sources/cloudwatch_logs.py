@@ -80,9 +80,16 @@ def _coerce(value: Any, dtype: pl.DataType) -> Any:
         return value if isinstance(value, bool) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
+    try:
+        as_float = float(value)
+    except OverflowError:
+        return None
     if dtype.is_integer():
-        return int(value) if float(value).is_integer() else None
-    return float(value)
+        if not as_float.is_integer():
+            return None
+        as_int = int(value)
+        return as_int if -(2**63) <= as_int < 2**63 else None
+    return as_float
 
 
 def _decode_rows(s: pl.Series, dtype: pl.Struct, offset: int, bad: list[int]) -> pl.Series:

@@ -65,7 +65,8 @@ def _attributes(df: pl.DataFrame, names: Sequence[str]) -> pl.Series:
     n = df.height
     cols = [a for a in names if df[f"a.{a}"].null_count() < n]
     if not cols:
-        return pl.repeat(pl.Series([[]], dtype=frames.KEY_VALUES).first(), n, eager=True)
+        return pl.Series("attributes", [[]], dtype=frames.KEY_VALUES).gather(
+            pl.zeros(n, dtype=pl.UInt32, eager=True))
     k = len(cols)
     pos = pl.int_range(0, n * k, dtype=pl.Int64, eager=True)
     values = pl.concat([df[f"a.{a}"] for a in cols]).gather((pos % k) * n + pos // k)
