@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -70,7 +69,7 @@ def _queries_list(queries: Any, file: str) -> list[Mapping[str, Any]]:
 
 
 def _identity(q: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]], file: str,
-              timestamps: Sequence[datetime]) -> tuple[str, str, str, str, int, str | None]:
+              timestamps: pl.Series) -> tuple[str, str, str, str, int, str | None]:
     """(namespace, metric, dimensions, stat, period_s, unit) of one query."""
     qid = as_str(q["Id"], file, "Id")
     if "MetricStat" in q:
@@ -90,7 +89,7 @@ def _identity(q: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]], file
 
 
 def _math_period(q: Mapping[str, Any], expr: str, by_id: Mapping[str, Mapping[str, Any]], file: str,
-                 timestamps: Sequence[datetime]) -> int:
+                 timestamps: pl.Series) -> int:
     qid = q["Id"]
     if q.get("Period") is not None:
         return as_int(q["Period"], file, f"Period of {qid}")
@@ -103,7 +102,7 @@ def _math_period(q: Mapping[str, Any], expr: str, by_id: Mapping[str, Mapping[st
                 periods.append(as_int(p, file, f"Period of {token}"))
     if periods:
         return max(periods)
-    distinct = sorted(set(timestamps))
+    distinct = sorted(set(timestamps.to_list()))
     gaps = [int((b - a).total_seconds()) for a, b in zip(distinct, distinct[1:], strict=False)]
     if gaps and min(gaps) > 0:
         return min(gaps)
@@ -163,8 +162,7 @@ def metrics_from_get_metric_data(response: Mapping[str, Any] | Sequence[Mapping[
         if qid in by_id:
             raise InputError(file, f"duplicate query Id {qid!r} in MetricDataQueries", key="Id")
         by_id[qid] = q
-    cols: dict[str, list[Any]] = {c: [] for c in ("timestamp", "namespace", "metric", "dimensions", "stat",
-                                                  "period_s", "unit", "value")}
+    parts: list[pl.DataFrame] = []
     for page in pages:
         results = as_list(require(page, "MetricDataResults", file, "GetMetricData response"), file,
                            "MetricDataResults")
@@ -175,25 +173,42 @@ def metrics_from_get_metric_data(response: Mapping[str, Any] | Sequence[Mapping[
             q = by_id.get(rid)
             if q is None:
                 raise MissingKeyError(file, rid, context="MetricDataQueries (no query has this result's Id)")
-            ts = [as_time(t, file, f"{ctx}.Timestamps")
-                  for t in as_list(require(res, "Timestamps", file, ctx), file, f"{ctx}.Timestamps")]
-            vals = [as_float(v, file, f"{ctx}.Values")
-                    for v in as_list(require(res, "Values", file, ctx), file, f"{ctx}.Values")]
-            if len(ts) != len(vals):
-                raise InputError(file, f"{ctx} (Id {rid}): {len(ts)} Timestamps but {len(vals)} Values",
+            raw_ts = as_list(require(res, "Timestamps", file, ctx), file, f"{ctx}.Timestamps")
+            raw_vals = as_list(require(res, "Values", file, ctx), file, f"{ctx}.Values")
+            if len(raw_ts) != len(raw_vals):
+                raise InputError(file, f"{ctx} (Id {rid}): {len(raw_ts)} Timestamps but {len(raw_vals)} Values",
                                  key="Values")
+            ts = _timestamps(raw_ts, file, f"{ctx}.Timestamps")
+            vals = _values(raw_vals, file, f"{ctx}.Values")
             status = res.get("StatusCode")
             if status not in (None, "Complete", "PartialData"):
                 log.warning("%s: result %s has StatusCode %s; keeping its %d datapoint(s)", file, rid,
                             status, len(ts))
             ns, metric, dims, stat, period, unit = _identity(q, by_id, file, ts)
-            n = len(ts)
-            cols["timestamp"] += ts
-            cols["value"] += vals
-            for col, v in (("namespace", ns), ("metric", metric), ("dimensions", dims), ("stat", stat),
-                           ("period_s", period), ("unit", unit)):
-                cols[col] += [v] * n
-    return _frame(cols)
+            parts.append(pl.DataFrame({"timestamp": ts, "value": vals}).with_columns(
+                namespace=pl.lit(ns), metric=pl.lit(metric), dimensions=pl.lit(dims), stat=pl.lit(stat),
+                period_s=pl.lit(period, dtype=pl.Int64), unit=pl.lit(unit, dtype=pl.String)))
+    if not parts:
+        return frames.empty("metrics")
+    return frames.conform(pl.concat(parts, how="vertical"), "metrics")
+
+
+def _timestamps(raw: list[Any], file: str, key: str) -> pl.Series:
+    """Parse a Timestamps list in one vectorised pass (ISO strings from the CLI, datetimes from boto3);
+    on any failure, fall back to element-wise parsing so the error names the bad value."""
+    if raw and all(isinstance(v, str) for v in raw):
+        s = pl.Series(raw, dtype=pl.String).str.replace(r"Z$", "+00:00")
+        parsed = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="ms", strict=False)
+        if parsed.null_count() == 0:
+            return parsed.dt.convert_time_zone("UTC")
+    return pl.Series([as_time(v, file, key) for v in raw], dtype=pl.Datetime("ms", "UTC"))
+
+
+def _values(raw: list[Any], file: str, key: str) -> pl.Series:
+    """Values as Float64; a non-number is an InputError naming the value."""
+    if all(type(v) in (int, float) for v in raw):  # bool is excluded: type(True) is bool
+        return pl.Series(raw, dtype=pl.Float64)
+    return pl.Series([as_float(v, file, key) for v in raw], dtype=pl.Float64)
 
 
 def metrics_from_get_metric_statistics(response: Mapping[str, Any], *, namespace: str,

@@ -142,7 +142,7 @@ class Snapshot:
 
     @property
     def window(self) -> tuple[datetime | None, datetime | None]:
-        """Half-open ``[start, end)`` covering every timestamped row in the snapshot."""
+        """Half-open ``[start, end)`` covering every telemetry row (metrics, requests, logs, spans)."""
         w = self.manifest["window"]
         return (
             datetime.fromisoformat(w["start"]) if w["start"] else None,
@@ -218,7 +218,8 @@ class Snapshot:
                 self._track(target)
         info = self.manifest["frames"].setdefault(name, {"rows": 0})
         info["rows"] = int(info["rows"]) + added
-        if s.time_column:
+        if s.partitioned:  # telemetry frames bound the window; a months-old baseline deployment does not
+            assert s.time_column is not None
             self._widen_window(df[s.time_column].min(), df[s.time_column].max())
         return added
 
