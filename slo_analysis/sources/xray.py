@@ -82,7 +82,8 @@ SERVICE_EDGE_SCHEMA = pl.Schema({
 
 
 def _epoch_ms(value: Any, file: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or abs(value) >= 1e11):  # beyond year 5000: not epoch seconds (and would overflow)
         raise InputError(file, f"{key!r} must be epoch seconds, found {value!r}", key=key)
     return round(value * 1_000_000) // 1000
 
@@ -93,6 +94,13 @@ def _get(doc: Any, *keys: str) -> Any:
             return None
         doc = doc.get(k)
     return doc
+
+
+def _text(value: Any) -> str | None:
+    """A string field, or None when absent or not a scalar (never raises on odd input)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
 
 
 def _flag(doc: Mapping[str, Any], key: str) -> bool:
@@ -150,20 +158,20 @@ def _walk(doc: Any, *, file: str, where: str, trace_id: str | None, service: str
         "service": own_service,
         "name": name,
         "kind": kind,
-        "origin": doc.get("origin"),
-        "namespace": doc.get("namespace"),
+        "origin": _text(doc.get("origin")),
+        "namespace": _text(doc.get("namespace")),
         "start": start,
         "end": end,
         "duration_ms": duration,
-        "http_method": _get(doc, "http", "request", "method"),
-        "http_url": _get(doc, "http", "request", "url"),
+        "http_method": _text(_get(doc, "http", "request", "method")),
+        "http_url": _text(_get(doc, "http", "request", "url")),
         "http_status": status if isinstance(status, int) and not isinstance(status, bool) else None,
         "fault": _flag(doc, "fault"),
         "error": _flag(doc, "error"),
         "throttle": _flag(doc, "throttle"),
         "in_progress": in_progress,
-        "aws_operation": _get(doc, "aws", "operation"),
-        "sql_query": _get(doc, "sql", "sanitized_query"),
+        "aws_operation": _text(_get(doc, "aws", "operation")),
+        "sql_query": _text(_get(doc, "sql", "sanitized_query")),
         "cause": _cause(doc.get("cause")),
         "annotations": _annotations(doc.get("annotations")),
     })
@@ -245,7 +253,7 @@ def spans_from_batch_get_traces(doc: Any, *, file: str, report: LoadReport | Non
     df = _spans_frame(rows)
     if report is not None:
         report.files.append(str(file))
-        for tid in doc.get("UnprocessedTraceIds") or []:
+        for tid in as_list(doc.get("UnprocessedTraceIds") or [], file, "UnprocessedTraceIds"):
             report.skip(file, f"unprocessed trace id {tid}")
         report.add_rows("spans", df.height)
     return df
@@ -284,7 +292,9 @@ def _annotation_values(value: Any, file: str, where: str) -> list[dict[str, str]
     out = []
     for key, values in sorted(as_map(value or {}, file, f"{where}.Annotations").items()):
         for v in as_list(values, file, f"{where}.Annotations.{key}"):
-            av = _get(v, "AnnotationValue") or {}
+            av = _get(v, "AnnotationValue")
+            if not isinstance(av, Mapping):
+                continue
             for field in ("StringValue", "NumberValue", "BooleanValue"):
                 if av.get(field) is not None:
                     raw = av[field]
@@ -311,23 +321,22 @@ def trace_summaries(doc: Any, *, file: str) -> pl.DataFrame:
         tid = str(require(s, "Id", file, where))
         start = as_time(s["StartTime"], file, f"{where}.StartTime") if s.get("StartTime") is not None \
             else _trace_id_epoch(tid)
-        http = s.get("Http") or {}
-        status = http.get("HttpStatus")
+        status = _get(s, "Http", "HttpStatus")
         rows.append({
             "trace_id": tid,
             "start": start,
             "duration_ms": _seconds_to_ms(s.get("Duration"), file, f"{where}.Duration"),
             "response_time_ms": _seconds_to_ms(s.get("ResponseTime"), file, f"{where}.ResponseTime"),
             "http_status": status if isinstance(status, int) and not isinstance(status, bool) else None,
-            "http_method": http.get("HttpMethod"),
-            "http_url": http.get("HttpURL"),
+            "http_method": _text(_get(s, "Http", "HttpMethod")),
+            "http_url": _text(_get(s, "Http", "HttpURL")),
             "has_fault": s.get("HasFault") is True,
             "has_error": s.get("HasError") is True,
             "has_throttle": s.get("HasThrottle") is True,
             "is_partial": s.get("IsPartial") is True,
-            "entry_point": _get(s, "EntryPoint", "Name"),
-            "entry_point_type": _get(s, "EntryPoint", "Type"),
-            "users": [str(u["UserName"]) for u in s.get("Users") or []
+            "entry_point": _text(_get(s, "EntryPoint", "Name")),
+            "entry_point_type": _text(_get(s, "EntryPoint", "Type")),
+            "users": [str(u["UserName"]) for u in as_list(s.get("Users") or [], file, f"{where}.Users")
                       if isinstance(u, Mapping) and u.get("UserName") is not None],
             "annotations": _annotation_values(s.get("Annotations"), file, where),
         })
@@ -345,7 +354,8 @@ def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
     Edge times default to the service's, then the response's ``StartTime``/``EndTime``.
     """
     services = as_list(require(doc, "Services", file), file, "Services")
-    by_ref = {s.get("ReferenceId"): s for s in services if isinstance(s, Mapping)}
+    by_ref = {s["ReferenceId"]: s for s in services
+              if isinstance(s, Mapping) and isinstance(s.get("ReferenceId"), int | str)}
     rows = []
     for i, svc in enumerate(services):
         where = f"Services[{i}]"
@@ -353,7 +363,8 @@ def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
         for j, edge in enumerate(as_list(svc.get("Edges") or [], file, f"{where}.Edges")):
             ew = f"{where}.Edges[{j}]"
             edge = as_map(edge, file, ew)
-            target = by_ref.get(require(edge, "ReferenceId", file, ew))
+            ref = require(edge, "ReferenceId", file, ew)
+            target = by_ref.get(ref) if isinstance(ref, int | str) else None
             stats = edge.get("SummaryStatistics") or {}
             times = {}
             for key in ("StartTime", "EndTime"):
@@ -361,11 +372,11 @@ def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
                 times[key] = None if raw is None else as_time(raw, file, f"{ew}.{key}")
             total_rt = _get(stats, "TotalResponseTime")
             rows.append({
-                "source": svc.get("Name"),
-                "source_type": svc.get("Type"),
-                "target": None if target is None else target.get("Name"),
-                "target_type": None if target is None else target.get("Type"),
-                "edge_type": edge.get("EdgeType"),
+                "source": _text(svc.get("Name")),
+                "source_type": _text(svc.get("Type")),
+                "target": None if target is None else _text(target.get("Name")),
+                "target_type": None if target is None else _text(target.get("Type")),
+                "edge_type": _text(edge.get("EdgeType")),
                 "ok_count": _count(stats, "OkCount"),
                 "error_count": _count(stats, "ErrorStatistics", "TotalCount"),
                 "throttle_count": _count(stats, "ErrorStatistics", "ThrottleCount"),
