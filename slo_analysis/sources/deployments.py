@@ -7,13 +7,20 @@ Conventions
 -----------
 - ``status`` is normalised to ``succeeded | failed | stopped | in_progress | replaced | requested``
   (``requested``: only the API call is known, from CloudTrail; ``replaced``: an older ECS
-  deployment still draining or gone).
-- ``service``: CodeDeploy uses ``deploymentGroupName`` by default (a group is one service in one
+  deployment still draining or gone). CloudTrail frames also hold ``registered`` rows
+  (RegisterTaskDefinition image annotations, not changes) and StopDeployment rows (``stopped``,
+  id ``<deploymentId>/StopDeployment``); :func:`merge_deployments` folds both into the changes.
+- ``service``: CodeDeploy ECS blue/green uses the AppSpec's task definition family; otherwise
+  CodeDeploy uses ``deploymentGroupName`` by default (a group is one service in one
   environment; an application bundles several), ``service_from="applicationName"`` switches;
   ECS uses ``serviceName``; Lambda the function name; CloudTrail the request's service/function/
   deployment group/stack/parameter/table name.
 - Versions: ECS task definitions as ``family:revision``; CodeDeploy revisions as
-  ``key@version`` / ``key@eTag`` (S3), the commit id (GitHub) or ``sha256:<hex>`` (AppSpec/String).
+  ``key@version`` / ``key@eTag`` (S3), the commit id (GitHub), the task definition ``family:revision``
+  an ECS AppSpec names, else ``sha256:<hex>`` (AppSpec/String). Container image tags go in the
+  description (``image 2.4.0``), not in the version.
+- Actors: an IAM Identity Center session (``AWSReservedSSO_<set>_<hash>/<session>``) is the person
+  (``<session>``); other assumed roles stay ``role/session``.
 
 Examples
 --------
@@ -31,6 +38,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -113,7 +121,71 @@ def _task_def(value: str) -> str:
     return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
 
 
+_SSO_SESSION = re.compile(r"^(?:.*/)?AWSReservedSSO_[^/]+/(?P<session>[^/]+)$")
+
+
+def _person(actor: str | None) -> str | None:
+    """The person behind an IAM Identity Center (SSO) session, else ``actor`` unchanged.
+
+    ``AWSReservedSSO_<permission set>_<hash>/<session>`` (also as an assumed-role ARN) is a person
+    signed in through SSO: the session name is who it was (``priya.natarajan``); the role path names
+    only the permission set. Other roles keep ``role/session`` (a bot's session name alone is often
+    meaningless).
+    """
+    if actor is None:
+        return None
+    m = _SSO_SESSION.match(actor)
+    return m.group("session") if m else actor
+
+
 # ----------------------------------------------------------------------------- CodeDeploy
+_TASK_DEF = re.compile(r"^(?P<family>[A-Za-z0-9_-]{1,255}):(?P<rev>[0-9]+)$")
+
+
+def _get_ci(d: Mapping[str, Any], key: str) -> Any:
+    """``d[key]`` ignoring case (AppSpec authors write ``resources``/``taskDefinition`` too)."""
+    if key in d:
+        return d[key]
+    low = key.lower()
+    return next((v for k, v in d.items() if isinstance(k, str) and k.lower() == low), None)
+
+
+def _appspec_task_def(content: Any) -> str | None:
+    """``family:revision`` of the ECS service an AppSpec (YAML or JSON text) deploys, else None.
+
+    Looks for a ``Resources`` entry of ``Type: AWS::ECS::Service`` (conventionally ``TargetService``)
+    whose ``Properties.TaskDefinition`` is a task definition ARN or ``family:revision``. Anything
+    malformed (not YAML, other shapes, placeholders like ``<TASK_DEFINITION>``) yields None.
+    """
+    if not isinstance(content, str) or len(content) > 1_000_000:
+        return None
+    try:
+        doc = yaml.safe_load(content)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+        return None
+    if not isinstance(doc, Mapping):
+        return None
+    resources = _get_ci(doc, "Resources")
+    if isinstance(resources, Mapping):
+        resources = [resources]
+    if not isinstance(resources, list):
+        return None
+    for item in resources:
+        if not isinstance(item, Mapping):
+            continue
+        for name, spec in item.items():
+            if not isinstance(spec, Mapping):
+                continue
+            kind = _get_ci(spec, "Type")
+            if kind != "AWS::ECS::Service" and not (kind is None and name == "TargetService"):
+                continue
+            props = _get_ci(spec, "Properties")
+            td = _get_ci(props, "TaskDefinition") if isinstance(props, Mapping) else None
+            if isinstance(td, str) and _TASK_DEF.match(_task_def(td.strip())):
+                return _task_def(td.strip())
+    return None
+
+
 def _revision(rev: Any, file: str, ctx: str) -> str | None:
     if rev is None:
         return None
@@ -129,6 +201,9 @@ def _revision(rev: Any, file: str, ctx: str) -> str | None:
     for key in ("appSpecContent", "string"):
         if rev.get(key) is not None:
             raw = as_map(rev[key], file, f"{ctx}.{key}")
+            td = _appspec_task_def(raw.get("content"))
+            if td is not None:
+                return td
             sha = _opt_str(raw, "sha256", file, ctx)
             if sha is None and raw.get("content") is not None:
                 sha = hashlib.sha256(as_str(raw["content"], file, ctx).encode()).hexdigest()
@@ -145,6 +220,22 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
     ``completeTime``; ``version_to``/``version_from`` come from ``revision``/``previousRevision``;
     ``actor`` is ``creator`` (user, autoscaling, codeDeployRollback, ...); the description joins the
     deployment's description, its error and its ``rollbackInfo``.
+
+    Rules:
+
+    - ECS blue/green: when the revision is an AppSpec (``appSpecContent``/``string``, YAML or JSON,
+      read with ``yaml.safe_load``) naming an ``AWS::ECS::Service`` resource (``TargetService``) with a
+      ``TaskDefinition``, ``version_to`` is that task definition's ``family:revision`` (as ECS rows
+      write it) and, with the default ``service_from``, ``service`` is the task definition family
+      (the ECS service's name by convention; the deployment group ``DgpECS-prod-x`` is not what
+      other sources call it). A malformed or other AppSpec keeps ``sha256:<hex>`` and the group name.
+    - ``version_from``: ``previousRevision`` when AWS gives it; otherwise, for a rollback deployment
+      (``rollbackTriggeringDeploymentId``, or its id named by another deployment's
+      ``rollbackDeploymentId``), the ``version_to`` of the deployment it rolls back; otherwise the
+      ``version_to`` of the latest earlier *succeeded* deployment of the same deployment group in the
+      same input (a failed or stopped one never became what runs). Unknown stays empty.
+    - A rollback deployment's description says ``rollback of <id>``; the rolled-back one's says
+      ``rolled back by <id>`` (:func:`merge_deployments` reads these links).
     """
     doc = as_map(doc, file, "CodeDeploy output")
     if "deploymentsInfo" in doc:
@@ -152,12 +243,15 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
     else:
         infos = [require(doc, "deploymentInfo", file, "CodeDeploy output (or deploymentsInfo)")]
     rows = []
+    groups: list[str] = []
+    links: list[tuple[str | None, str | None]] = []  # (rolled back by, rollback of)
     for i, d in enumerate(infos):
         ctx = f"deploymentsInfo[{i}]"
         d = as_map(d, file, ctx)
         service = _opt_str(d, service_from, file, ctx) or _opt_str(d, "applicationName", file, ctx)
         if service is None:
             raise MissingKeyError(file, service_from, context=ctx)
+        group = _opt_str(d, "deploymentGroupName", file, ctx) or service
         status = as_str(require(d, "status", file, ctx), file, f"{ctx}.status")
         err = d.get("errorInformation")
         err_text = None
@@ -166,13 +260,17 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
             err_text = "error " + ": ".join(x for x in (_opt_str(err, "code", file, ctx),
                                                          _opt_str(err, "message", file, ctx)) if x)
         rb = d.get("rollbackInfo")
-        rb_text = None
+        by = of = rb_msg = None
         if rb is not None:
             rb = as_map(rb, file, f"{ctx}.rollbackInfo")
             by = _opt_str(rb, "rollbackDeploymentId", file, ctx)
             of = _opt_str(rb, "rollbackTriggeringDeploymentId", file, ctx)
-            rb_text = _join(f"rolled back by {by}" if by else None, f"rollback of {of}" if of else None,
-                            _opt_str(rb, "rollbackMessage", file, ctx))
+            rb_msg = _opt_str(rb, "rollbackMessage", file, ctx)
+        version_to = _revision(d.get("revision"), file, f"{ctx}.revision")
+        if service_from == "deploymentGroupName" and version_to and (m := _TASK_DEF.match(version_to)) \
+                and isinstance(d.get("revision"), Mapping) and d["revision"].get("s3Location") is None \
+                and d["revision"].get("gitHubLocation") is None:
+            service = m.group("family")
         complete = d.get("completeTime")
         rows.append({
             "id": as_str(require(d, "deploymentId", file, ctx), file, f"{ctx}.deploymentId"),
@@ -181,11 +279,38 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
             "finished_at": None if complete is None else as_time(complete, file, f"{ctx}.completeTime"),
             "status": _CODEDEPLOY_STATUS.get(status, status.lower()),
             "version_from": _revision(d.get("previousRevision"), file, f"{ctx}.previousRevision"),
-            "version_to": _revision(d.get("revision"), file, f"{ctx}.revision"),
+            "version_to": version_to,
             "source": "codedeploy",
-            "actor": _opt_str(d, "creator", file, ctx),
-            "description": _join(_opt_str(d, "description", file, ctx), err_text, rb_text),
+            "actor": _person(_opt_str(d, "creator", file, ctx)),
+            "description": (_opt_str(d, "description", file, ctx), err_text, rb_msg),
         })
+        groups.append(group)
+        links.append((by, of))
+    by_id = {r["id"]: k for k, r in enumerate(rows)}
+    rollback_of = {k: of for k, (_, of) in enumerate(links) if of}
+    for k, (by, _) in enumerate(links):
+        if by and by in by_id:
+            rollback_of.setdefault(by_id[by], rows[k]["id"])
+    order = sorted(range(len(rows)), key=lambda k: (rows[k]["started_at"], k))
+    for pos, k in enumerate(order):
+        row = rows[k]
+        if row["version_from"] is None:
+            of = rollback_of.get(k)
+            if of is not None and of in by_id:
+                row["version_from"] = rows[by_id[of]]["version_to"]
+            else:
+                row["version_from"] = next(
+                    (rows[j]["version_to"] for j in reversed(order[:pos])
+                     if groups[j] == groups[k] and rows[j]["status"] == "succeeded" and rows[j]["version_to"]),
+                    None)
+    for k, row in enumerate(rows):
+        desc, err_text, rb_msg = row["description"]
+        by, _ = links[k]
+        of = rollback_of.get(k)
+        parts = [desc, err_text, f"rolled back by {by}" if by else None]
+        if of and not (desc and f"rollback of {of}" in desc):
+            parts.append(f"rollback of {of}")
+        row["description"] = _join(*parts, rb_msg)
     return _frame(rows)
 
 
@@ -304,6 +429,10 @@ def deployments_from_lambda(doc: Mapping[str, Any], *, file: str = "<memory>",
 
 # ----------------------------------------------------------------------------- CloudTrail
 def _actor(ui: Any, fallback: str | None) -> str | None:
+    return _person(_principal(ui, fallback))
+
+
+def _principal(ui: Any, fallback: str | None) -> str | None:
     if not isinstance(ui, Mapping):
         return fallback
     kind = ui.get("type")
@@ -324,13 +453,17 @@ def _actor(ui: Any, fallback: str | None) -> str | None:
     return arn or (ui.get("principalId") if isinstance(ui.get("principalId"), str) else None) or fallback
 
 
-_SERVICE_KEYS = ("service", "deploymentGroupName", "functionName", "stackName", "name", "tableName",
+_SERVICE_KEYS = ("service", "serviceName", "deploymentGroupName", "functionName", "stackName", "name", "tableName",
                  "applicationName", "autoScalingGroupName", "dBInstanceIdentifier", "family")
 
 
 def _ct_version(name: str, req: Mapping[str, Any], resp: Mapping[str, Any], file: str) -> str | None:
     if isinstance(req.get("taskDefinition"), str):
         return _task_def(req["taskDefinition"])
+    svc = resp.get("service")
+    if name in ("UpdateService", "CreateService") and isinstance(svc, Mapping) \
+            and isinstance(svc.get("taskDefinition"), str):
+        return _task_def(svc["taskDefinition"])
     if name == "CreateDeployment" and req.get("revision") is not None:
         return _revision(req.get("revision"), file, "requestParameters.revision")
     for src, key in ((req, "functionVersion"), (resp, "version"), (resp, "codeSha256"), (req, "s3Key"),
@@ -340,17 +473,74 @@ def _ct_version(name: str, req: Mapping[str, Any], resp: Mapping[str, Any], file
     return None
 
 
+STOP_SUFFIX = "/StopDeployment"
+"""A CloudTrail StopDeployment row's id is ``<deploymentId>/StopDeployment`` (see
+:func:`deployments_from_cloudtrail`); :func:`merge_deployments` attaches it to that deployment."""
+
+
+def _image_tag(image: str) -> str:
+    """``2.4.0`` from ``acct.dkr.ecr.../routing-service:2.4.0``; ``sha256:…`` (12 hex) for a digest."""
+    if "@" in image:
+        digest = image.rsplit("@", 1)[1]
+        return digest[:19] if digest.startswith("sha256:") else digest
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def _registered(req: Mapping[str, Any], resp: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(family:revision, "image <tag>")`` from a RegisterTaskDefinition event, when both are known."""
+    td = resp.get("taskDefinition") if isinstance(resp.get("taskDefinition"), Mapping) else {}
+    family = td.get("family") if isinstance(td.get("family"), str) else req.get("family")
+    revision = td.get("revision")
+    arn = td.get("taskDefinitionArn")
+    if isinstance(arn, str) and (m := _TASK_DEF.match(_task_def(arn))):
+        family, revision = m.group("family"), m.group("rev")
+    if not isinstance(family, str) or isinstance(revision, bool) or not isinstance(revision, int | str) \
+            or not str(revision).isdigit():
+        return None
+    containers = td.get("containerDefinitions") or req.get("containerDefinitions")
+    images = [(c.get("name"), c["image"]) for c in containers if isinstance(c, Mapping)
+              and isinstance(c.get("image"), str)] if isinstance(containers, list) else []
+    if not images:
+        return None
+    mine = [img for name, img in images if name == family]
+    if mine or len(images) == 1:
+        text = f"image {_image_tag((mine or [images[0][1]])[0])}"
+    else:
+        text = "images " + ", ".join(f"{name}={_image_tag(img)}" for name, img in images)
+    return f"{family}:{revision}", text
+
+
 def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>") -> pl.DataFrame:
     """LookupEvents output (``Events[]`` with a ``CloudTrailEvent`` JSON string): change events only.
 
     Kept: names in :data:`CHANGE_EVENTS`, and other non-read-only Update*/Put*/Publish*/Deploy*/
     Rollback* calls; skipped: read-only and sign-in events (ConsoleLogin, Describe*, ...) and
     calls that failed (``errorCode`` set: nothing changed). ``status`` is ``requested``; ``id`` is
-    the CodeDeploy deployment id for CreateDeployment (so it meets the CodeDeploy row), else the
-    event id; ``actor`` is ``role/session`` for assumed roles, the user name for IAM users.
+    the event id except as below; ``actor`` is ``role/session`` for assumed roles, the session name
+    (the person) for IAM Identity Center roles ``AWSReservedSSO_*``, the user name for IAM users.
+
+    Rules:
+
+    - ``CreateDeployment``: ``id`` is the CodeDeploy deployment id (``responseElements``), so it meets
+      the CodeDeploy row and gives it its actor.
+    - ``UpdateService``/``CreateService``: ``version_to`` is the task definition (request, else the
+      response's service); when the response lists the new ``PRIMARY`` deployment, ``id`` is that
+      ECS deployment id (``ecs-svc/...``), so it meets the ECS row whatever the timing.
+    - ``StopDeployment`` is a change to another deployment, not one of its own: ``id`` is
+      ``<deploymentId>/StopDeployment`` (:data:`STOP_SUFFIX`), ``status`` ``stopped``, the description
+      ``stopped by <actor>`` (and whether auto-rollback was asked for); its service is the
+      deployment group when a CreateDeployment of that deployment is in the same input.
+      :func:`merge_deployments` attaches it to the stopped deployment.
+    - ``RegisterTaskDefinition`` deploys nothing (nothing runs until a service uses the revision):
+      when the event gives the family, the revision (``responseElements.taskDefinition``) and a
+      container image, it yields an annotation row with ``status`` ``registered``,
+      ``version_to`` ``family:revision`` and description ``image <tag>``, which
+      :func:`merge_deployments` folds into the description of rows deploying that revision and never
+      outputs; without a revision it is dropped.
     """
     doc = as_map(doc, file, "LookupEvents output")
-    rows = []
+    events = []
     for i, ev in enumerate(as_list(require(doc, "Events", file, "LookupEvents output"), file, "Events")):
         ctx = f"Events[{i}]"
         ev = as_map(ev, file, ctx)
@@ -369,6 +559,12 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
             continue
         req = ct.get("requestParameters") if isinstance(ct.get("requestParameters"), Mapping) else {}
         resp = ct.get("responseElements") if isinstance(ct.get("responseElements"), Mapping) else {}
+        events.append((ctx, ev, ct, name, req, resp))
+    groups = {resp["deploymentId"]: req["deploymentGroupName"] for _, _, _, name, req, resp in events
+              if name == "CreateDeployment" and isinstance(resp.get("deploymentId"), str)
+              and isinstance(req.get("deploymentGroupName"), str)}
+    rows = []
+    for ctx, ev, ct, name, req, resp in events:
         service = next((_short(req[k]) for k in _SERVICE_KEYS if isinstance(req.get(k), str)), None)
         if service is None:
             res = ev.get("Resources")
@@ -379,14 +575,41 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
         if when is None:
             raise MissingKeyError(file, "eventTime", context=f"{ctx}.CloudTrailEvent")
         event_id = ct.get("eventID", ev.get("EventId"))
-        dep_id = resp.get("deploymentId") if name == "CreateDeployment" else None
+        actor = _actor(ct.get("userIdentity"), _opt_str(ev, "Username", file, ctx))
+        started = as_time(when, file, f"{ctx}.eventTime")
+        ev_text = f"event {event_id}" if isinstance(event_id, str) else None
+        if name == "RegisterTaskDefinition":
+            reg = _registered(req, resp)
+            if reg is not None:
+                rows.append({"id": as_str(event_id, file, f"{ctx}.eventID"), "service": reg[0].split(":")[0],
+                             "started_at": started, "status": "registered", "version_to": reg[0],
+                             "source": "cloudtrail", "actor": actor, "description": reg[1]})
+            continue
+        if name == "StopDeployment" and isinstance(req.get("deploymentId"), str):
+            dep_id = req["deploymentId"]
+            auto = req.get("autoRollbackEnabled")
+            rb = None if not isinstance(auto, bool) else "auto-rollback enabled" if auto else "no auto-rollback"
+            rows.append({
+                "id": f"{dep_id}{STOP_SUFFIX}", "service": groups.get(dep_id, service or "codedeploy"),
+                "started_at": started, "status": "stopped", "source": "cloudtrail", "actor": actor,
+                "description": f"stopped by {actor or 'unknown'}"
+                               + f" ({_join(rb, f'StopDeployment of {dep_id}', ev_text)})"})
+            continue
+        own_id: Any = None
+        if name == "CreateDeployment":
+            own_id = resp.get("deploymentId")
+        elif name in ("UpdateService", "CreateService") and isinstance(resp.get("service"), Mapping):
+            deps = resp["service"].get("deployments")
+            own_id = next((d.get("id") for d in deps if isinstance(d, Mapping) and d.get("status") == "PRIMARY"),
+                          None) if isinstance(deps, list) else None
+        own_id = own_id if isinstance(own_id, str) else None
         rows.append({
-            "id": as_str(dep_id if isinstance(dep_id, str) else event_id, file, f"{ctx}.eventID"),
+            "id": as_str(own_id or event_id, file, f"{ctx}.eventID"),
             "service": service or source.split(".", 1)[0],
-            "started_at": as_time(when, file, f"{ctx}.eventTime"), "status": "requested",
+            "started_at": started, "status": "requested",
             "version_to": _ct_version(name, req, resp, file), "source": "cloudtrail",
-            "actor": _actor(ct.get("userIdentity"), _opt_str(ev, "Username", file, ctx)),
-            "description": f"{source} {name}" + (f" (event {event_id})" if dep_id and event_id else ""),
+            "actor": actor,
+            "description": f"{source} {name}" + (f" ({ev_text})" if own_id and ev_text else ""),
         })
     return _frame(rows)
 
@@ -430,7 +653,7 @@ def _file_row(rec: Any, file: str) -> dict[str, Any]:
         raise ValueError("finished_at is before started_at")
     return {"id": text("id"), "service": text("service"), "started_at": started, "finished_at": finished,
             "status": (text("status") or "succeeded").lower(), "version_from": text("version_from"),
-            "version_to": text("version_to"), "source": "file", "actor": text("actor"),
+            "version_to": text("version_to"), "source": "file", "actor": _person(text("actor")),
             "description": text("description")}
 
 
@@ -461,47 +684,110 @@ def deployments_from_file(path: str | Path, report: LoadReport | None = None) ->
 
 
 # ----------------------------------------------------------------------------- merge
+_ROLLED_BACK_BY = re.compile(r"rolled back by ([A-Za-z0-9_-]+)")
+_ROLLBACK_OF = re.compile(r"rollback of ([A-Za-z0-9_-]+)")
+_NOT_A_PERSON = frozenset({"codeDeployRollback"})
+
+
+def _is_stop(row: Mapping[str, Any]) -> bool:
+    return row["source"] == "cloudtrail" and row["status"] == "stopped" and row["id"].endswith(STOP_SUFFIX)
+
+
 def merge_deployments(frames_: Sequence[pl.DataFrame], *, window: timedelta = timedelta(minutes=5)) \
         -> pl.DataFrame:
     """One row per change seen by several sources.
 
-    Rule: rows are the same change when they share ``service`` and either the same ``id`` (a
-    CloudTrail CreateDeployment carries the CodeDeploy id), or they come from different sources,
-    start within ``window`` of the group's first row, and their ``version_to`` agree (or one is
-    unknown). Of a group the row of the richest source (:data:`SOURCE_RANK`: codedeploy, ecs,
-    lambda, file, cloudtrail) is kept; its empty ``finished_at``/``version_from``/``version_to``/
-    ``description`` are filled from the others in rank order, and ``actor`` prefers a CloudTrail
-    or file principal (CodeDeploy's ``creator`` only says "user"). The description ends with
-    ``[also: source:id, ...]`` naming the merged rows. Exact duplicates (same source and id) collapse.
+    Rules:
+
+    - Same change: rows with the same ``id`` (AWS ids are unique: a CloudTrail CreateDeployment
+      carries the CodeDeploy id, an UpdateService response the ECS deployment id), whatever their
+      ``service`` (CodeDeploy names the ECS service, CloudTrail the deployment group). Otherwise rows
+      (or such id groups) of the same ``service``, from different sources, starting within
+      ``window`` of each other, whose ``version_to`` agree or one is unknown; of several candidate
+      groups the one with the same known ``version_to``, then the nearest in time, wins.
+    - Of a group the row of the richest source (:data:`SOURCE_RANK`: codedeploy, ecs, lambda, file,
+      cloudtrail) is kept; its empty ``finished_at``/``version_from``/``version_to``/``description``
+      are filled from the others in rank order, and ``actor`` prefers a CloudTrail or file principal
+      (CodeDeploy's ``creator`` only says "user"). The description ends with ``[also: source:id, ...]``
+      naming the merged rows. Exact duplicates (same source and id) collapse. Actors from IAM
+      Identity Center sessions become the person (see ``_person``).
+    - A CloudTrail StopDeployment row (id ``<deploymentId>/StopDeployment``) is attached to that
+      deployment: its ``stopped by <actor>`` joins the description, a ``requested``/``in_progress``
+      status becomes ``stopped``, and its actor is *not* the deployment's (the creator is). When the
+      stopped deployment was rolled back (``rolled back by <id>`` in its description, or a row saying
+      ``rollback of <stopped id>``), the stopper becomes that rollback's actor if CodeDeploy only knew
+      it as ``codeDeployRollback``. A stop of a deployment no source shows stays a row.
+    - CloudTrail ``registered`` rows (RegisterTaskDefinition) are not changes: they are dropped, and
+      their ``image <tag>`` is added to the description of every row whose ``version_to`` is that
+      ``family:revision``.
+    - An empty ``version_from`` of a row deploying a task definition ``family:N`` is the ``version_to``
+      of the latest earlier succeeded (or since replaced) row of the same service and family.
     """
     parts = [f for f in frames_ if f.height]
     if not parts:
         return frames.empty("deployments")
     df = pl.concat([frames.conform(f, "deployments") for f in parts], how="vertical") \
            .unique(subset=["source", "id"], keep="first", maintain_order=True) \
-           .sort("service", "started_at", maintain_order=True)
-    groups: list[list[dict[str, Any]]] = []
-    open_by_service: dict[str, list[list[dict[str, Any]]]] = {}
+           .sort("started_at", "service", maintain_order=True)
+    images: dict[str, str] = {}
+    stops: list[dict[str, Any]] = []
+    by_id: dict[str, list[dict[str, Any]]] = {}
     for row in df.iter_rows(named=True):
-        target = None
-        for g in open_by_service.get(row["service"], []):
-            same_id = any(r["id"] == row["id"] for r in g)
-            versions = {r["version_to"] for r in g if r["version_to"]}
-            close = (row["started_at"] - g[0]["started_at"] <= window
-                     and row["source"] not in {r["source"] for r in g}
-                     and (row["version_to"] is None or not versions or row["version_to"] in versions))
-            if same_id or close:
-                target = g
-                break
+        row["actor"] = _person(row["actor"])
+        if row["source"] == "cloudtrail" and row["status"] == "registered":
+            if row["version_to"] and row["description"]:
+                images.setdefault(row["version_to"], row["description"])
+        elif _is_stop(row):
+            stops.append(row)
+        else:
+            by_id.setdefault(row["id"], []).append(row)
+    groups: list[list[dict[str, Any]]] = []
+    for same in by_id.values():  # in order of first start
+        best = _best_group(groups, same, window)
+        if best is None:
+            groups.append(list(same))
+        else:
+            best.extend(same)
+    attached: dict[int, list[dict[str, Any]]] = {}
+    index = {r["id"]: k for k, g in enumerate(groups) for r in g}
+    for stop in stops:
+        target = index.get(stop["id"][: -len(STOP_SUFFIX)])
         if target is None:
-            target = []
-            groups.append(target)
-            open_by_service.setdefault(row["service"], []).append(target)
-        target.append(row)
-    return _frame([_merge_group(g) for g in groups]).sort("started_at", "service", maintain_order=True)
+            groups.append([stop])
+        else:
+            attached.setdefault(target, []).append(stop)
+    out = [_merge_group(g, attached.get(k, []), images) for k, g in enumerate(groups)]
+    _rollback_actors(out, {k: attached[k] for k in attached})
+    _fill_task_def_from(out)
+    for row in out:
+        also = row.pop("_also")
+        row["description"] = _join(row["description"], f"[also: {also}]" if also else None)
+    return _frame(out).sort("started_at", "service", maintain_order=True)
 
 
-def _merge_group(group: list[dict[str, Any]]) -> dict[str, Any]:
+def _best_group(groups: list[list[dict[str, Any]]], rows: list[dict[str, Any]], window: timedelta) \
+        -> list[dict[str, Any]] | None:
+    services = {r["service"] for r in rows}
+    sources = {r["source"] for r in rows}
+    start = min(r["started_at"] for r in rows)
+    version = next((r["version_to"] for r in sorted(rows, key=lambda r: SOURCE_RANK.get(r["source"], 99))
+                    if r["version_to"]), None)
+    best, best_key = None, None
+    for g in groups:
+        if not services & {r["service"] for r in g} or sources & {r["source"] for r in g}:
+            continue
+        dt = abs(start - min(r["started_at"] for r in g))
+        versions = {r["version_to"] for r in g if r["version_to"]}
+        if dt > window or (version is not None and versions and version not in versions):
+            continue
+        key = (not (version is not None and version in versions), dt)
+        if best_key is None or key < best_key:
+            best, best_key = g, key
+    return best
+
+
+def _merge_group(group: list[dict[str, Any]], stops: list[dict[str, Any]], images: Mapping[str, str]) \
+        -> dict[str, Any]:
     ranked = sorted(group, key=lambda r: SOURCE_RANK.get(r["source"], 99))
     out = dict(ranked[0])
     for col in ("finished_at", "version_from", "version_to", "description"):
@@ -512,10 +798,47 @@ def _merge_group(group: list[dict[str, Any]]) -> dict[str, Any]:
         out["actor"] = people[0]
     elif out["actor"] is None:
         out["actor"] = next((r["actor"] for r in ranked if r["actor"]), None)
-    if len(ranked) > 1:
-        also = ", ".join(f"{r['source']}:{r['id']}" for r in ranked[1:])
-        out["description"] = _join(out["description"], f"[also: {also}]")
+    for stop in sorted(stops, key=lambda r: r["started_at"]):
+        text = stop["description"] or f"stopped by {stop['actor'] or 'unknown'}"
+        if text not in (out["description"] or ""):
+            out["description"] = _join(out["description"], text)
+        if out["status"] in ("requested", "in_progress"):
+            out["status"] = "stopped"
+    image = images.get(out["version_to"] or "")
+    if image and image not in (out["description"] or ""):
+        out["description"] = _join(out["description"], image)
+    out["_also"] = ", ".join(f"{r['source']}:{r['id']}" for r in [*ranked[1:], *stops])
     return out
+
+
+def _rollback_actors(rows: list[dict[str, Any]], stops: Mapping[int, list[dict[str, Any]]]) -> None:
+    """The person who stopped a deployment asked for its rollback: make them the rollback's actor."""
+    by_id = {r["id"]: r for r in rows}
+    for k, stopped in stops.items():
+        who = next((s["actor"] for s in sorted(stopped, key=lambda r: r["started_at"]) if s["actor"]), None)
+        if who is None:
+            continue
+        target = rows[k]
+        ids = set(_ROLLED_BACK_BY.findall(target["description"] or ""))
+        ids |= {r["id"] for r in rows if target["id"] in _ROLLBACK_OF.findall(r["description"] or "")}
+        for rid in ids:
+            rb = by_id.get(rid)
+            if rb is not None and rb is not target and (rb["actor"] is None or rb["actor"] in _NOT_A_PERSON):
+                rb["actor"] = who
+
+
+def _fill_task_def_from(rows: list[dict[str, Any]]) -> None:
+    """Empty ``version_from`` of a task definition rollout: the family's last good revision before it."""
+    last: dict[tuple[str, str], str] = {}
+    for r in sorted(rows, key=lambda r: r["started_at"]):
+        m = _TASK_DEF.match(r["version_to"] or "")
+        if m is None:
+            continue
+        key = (r["service"], m.group("family"))
+        if r["version_from"] is None and key in last:
+            r["version_from"] = last[key]
+        if r["status"] in ("succeeded", "replaced"):
+            last[key] = r["version_to"]
 
 
 # ----------------------------------------------------------------------------- detection

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -207,3 +208,206 @@ def test_corruption_raises_only_package_errors(aws_fixtures, rel, loader):
 def test_cloudtrail_corruption_raises_only_package_errors(doc):
     with contextlib.suppress(SloAnalysisError):
         dep.deployments_from_cloudtrail(doc, file="x")
+
+
+# ----------------------------------------------------------------------------- merge rules on the demo
+def _demo_frames(demo_dir: Path) -> list[pl.DataFrame]:
+    d = demo_dir / "deployments"
+    return [dep.deployments_from_codedeploy(json.loads((d / "codedeploy-batch-get-deployments.json").read_text())),
+            dep.deployments_from_ecs(json.loads((d / "ecs-describe-services.json").read_text())),
+            dep.deployments_from_cloudtrail(json.loads((d / "cloudtrail-lookup-events.json").read_text())),
+            dep.deployments_from_file(d / "deployments.csv")]
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_demo_merge_tells_the_story(small_demo):
+    truth = json.loads((small_demo / "scenario.json").read_text())
+    out = dep.merge_deployments(_demo_frames(small_demo))
+    assert out["id"].n_unique() == out.height
+    assert out.filter(pl.col("status") == "registered").height == 0
+    assert out.filter(pl.col("service").is_in(["codedeploy", "DgpECS-prod-routing-service"])).height == 0
+
+    def one(case: str) -> dict:
+        t = truth[case]
+        rows = out.filter(pl.col("id") == t["id"]).to_dicts()
+        assert len(rows) == 1, (case, out.select("id", "service", "source"))
+        row = rows[0]
+        assert (row["service"], row["actor"], row["started_at"]) == (t["service"], t["actor"], _ts(t["started"]))
+        return row
+
+    culprit = one("culprit_deployment")
+    assert (culprit["status"], culprit["source"]) == ("stopped", "codedeploy")
+    assert (culprit["version_from"], culprit["version_to"]) == ("routing-service:41", "routing-service:42")
+    assert culprit["finished_at"] == _ts(truth["culprit_deployment"]["finished"])
+    assert f"stopped by {truth['rollback']['actor']}" in culprit["description"]
+    assert f"image {truth['culprit_deployment']['version_to']}" in culprit["description"]
+    rollback = one("rollback")
+    assert (rollback["status"], rollback["version_from"], rollback["version_to"]) == (
+        "succeeded", "routing-service:42", "routing-service:41")
+    assert f"rollback of {truth['culprit_deployment']['id']}" in rollback["description"]
+    decoy = one("decoy_deployment")
+    assert (decoy["source"], decoy["version_to"]) == ("ecs", "kb-search:18")
+    assert f"image {truth['decoy_deployment']['version_to']}" in decoy["description"]
+    flag = one("feature_flag_change")
+    assert (flag["source"], flag["version_from"], flag["version_to"]) == (
+        "file", truth["feature_flag_change"]["version_from"], truth["feature_flag_change"]["version_to"])
+    # Nothing else happened in the window but the services' initial rollouts.
+    others = out.filter(~pl.col("id").is_in([truth[c]["id"] for c in (
+        "culprit_deployment", "rollback", "decoy_deployment", "feature_flag_change")]))
+    assert (others["started_at"] < _ts(truth["window"]["start"])).all()
+
+
+# ----------------------------------------------------------------------------- rule units
+_APPSPEC_YAML = ("version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n"
+                 "        TaskDefinition: \"arn:aws:ecs:eu-west-1:1:task-definition/routing-service:{rev}\"\n"
+                 "        LoadBalancerInfo:\n          ContainerName: routing-service\n          ContainerPort: 8080\n")
+_APPSPEC_JSON = json.dumps({"version": 0.0, "Resources": [{"TargetService": {
+    "Type": "AWS::ECS::Service", "Properties": {"TaskDefinition": "routing-service:{rev}"}}}]})
+
+
+def _cd(dep_id, minute, content, status="Succeeded", creator="user", rollback=None, platform="ECS"):
+    return {"deploymentId": dep_id, "applicationName": "AppECS-prod-routing-service",
+            "deploymentGroupName": "DgpECS-prod-routing-service", "computePlatform": platform,
+            "status": status, "creator": creator,
+            "createTime": datetime(2026, 11, 3, 10, 0, tzinfo=UTC) + timedelta(minutes=minute),
+            "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": content}},
+            **({"rollbackInfo": rollback} if rollback else {})}
+
+
+def test_codedeploy_ecs_appspec_yaml_and_json():
+    doc = {"deploymentsInfo": [_cd("d-1", 0, _APPSPEC_YAML.replace("{rev}", "40")),
+                               _cd("d-2", 60, _APPSPEC_JSON.replace("{rev}", "41")),
+                               _cd("d-3", 120, _APPSPEC_YAML.replace("{rev}", "42"), status="Failed"),
+                               _cd("d-4", 180, _APPSPEC_JSON.replace("{rev}", "43"))]}
+    df = dep.deployments_from_codedeploy(doc)
+    assert df.select("id", "service", "version_from", "version_to").rows() == [
+        ("d-1", "routing-service", None, "routing-service:40"),
+        ("d-2", "routing-service", "routing-service:40", "routing-service:41"),
+        ("d-3", "routing-service", "routing-service:41", "routing-service:42"),
+        ("d-4", "routing-service", "routing-service:41", "routing-service:43")]  # d-3 failed: never ran
+    by_app = dep.deployments_from_codedeploy(doc, service_from="applicationName")
+    assert set(by_app["service"]) == {"AppECS-prod-routing-service"}
+
+
+@pytest.mark.parametrize("content", [
+    "version: 0.0", "Resources: [", "{\"Resources\": 3}", "- a\n- b", "Resources:\n  - TargetService: 7",
+    "Resources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n"
+    "        TaskDefinition: <TASK_DEFINITION>\n", "!!python/object:os.system x", "&a [*a]", ""])
+def test_codedeploy_malformed_appspec_falls_back(content):
+    row = dep.deployments_from_codedeploy({"deploymentsInfo": [_cd("d-1", 0, content)]}).row(0, named=True)
+    assert row["service"] == "DgpECS-prod-routing-service"
+    assert row["version_to"] == "sha256:" + hashlib.sha256(content.encode()).hexdigest()
+
+
+def test_codedeploy_rollback_links_and_version_from():
+    doc = {"deploymentsInfo": [
+        _cd("d-OK", 0, _APPSPEC_YAML.replace("{rev}", "41")),
+        _cd("d-BAD", 60, _APPSPEC_YAML.replace("{rev}", "42"), status="Stopped",
+            rollback={"rollbackDeploymentId": "d-RB"}),
+        _cd("d-RB", 80, _APPSPEC_YAML.replace("{rev}", "41"), creator="codeDeployRollback")]}
+    rows = {r["id"]: r for r in dep.deployments_from_codedeploy(doc).to_dicts()}
+    assert rows["d-BAD"]["version_from"] == "routing-service:41"
+    assert rows["d-BAD"]["description"] == "rolled back by d-RB"
+    assert rows["d-RB"]["version_from"] == "routing-service:42"  # what it rolled back from
+    assert rows["d-RB"]["description"] == "rollback of d-BAD"  # from the other deployment's rollbackInfo
+    assert rows["d-RB"]["actor"] == "codeDeployRollback"
+
+
+def _ct_event(name, minute, req, resp=None, session="tomas.novak", role="AWSReservedSSO_Platform_0123abcd",
+              event_id=None):
+    when = datetime(2026, 11, 3, 10, 0, tzinfo=UTC) + timedelta(minutes=minute)
+    ev = {"eventName": name, "eventSource": "codedeploy.amazonaws.com" if "Deployment" in name else
+          "ecs.amazonaws.com", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "readOnly": False,
+          "eventID": event_id or f"ev-{name}-{minute}", "requestParameters": req, "responseElements": resp,
+          "userIdentity": {"type": "AssumedRole", "arn": f"arn:aws:sts::1:assumed-role/{role}/{session}",
+                           "sessionContext": {"sessionIssuer": {"type": "Role", "userName": role}}}}
+    return {"EventId": ev["eventID"], "EventName": name, "CloudTrailEvent": json.dumps(ev)}
+
+
+def test_cloudtrail_sso_actor_is_the_person(tmp_path):
+    df = dep.deployments_from_cloudtrail({"Events": [
+        _ct_event("UpdateService", 0, {"service": "web", "taskDefinition": "web:3"}, session="priya.natarajan"),
+        _ct_event("UpdateService", 1, {"service": "api", "taskDefinition": "api:3"}, role="deployer",
+                  session="bot")]})
+    assert df["actor"].to_list() == ["priya.natarajan", "deployer/bot"]
+    f = tmp_path / "changes.csv"
+    f.write_text("id,service,started_at,actor\nx,web,2026-11-03T10:00:00Z,AWSReservedSSO_Admin_99/ana\n")
+    assert dep.deployments_from_file(f)["actor"].to_list() == ["ana"]
+
+
+def test_stop_deployment_attaches_and_names_the_rollback_actor():
+    cd = dep.deployments_from_codedeploy({"deploymentsInfo": [
+        _cd("d-BAD", 0, _APPSPEC_YAML.replace("{rev}", "42"), status="Stopped",
+            rollback={"rollbackDeploymentId": "d-RB"}),
+        _cd("d-RB", 80, _APPSPEC_YAML.replace("{rev}", "41"), creator="codeDeployRollback",
+            rollback={"rollbackTriggeringDeploymentId": "d-BAD"})]})
+    ct = dep.deployments_from_cloudtrail({"Events": [
+        _ct_event("CreateDeployment", 0, {"deploymentGroupName": "DgpECS-prod-routing-service"},
+                  {"deploymentId": "d-BAD"}, session="priya.natarajan"),
+        _ct_event("StopDeployment", 80, {"deploymentId": "d-BAD", "autoRollbackEnabled": True},
+                  {"status": "Pending"})]})
+    stop = ct.filter(pl.col("status") == "stopped").row(0, named=True)
+    assert (stop["id"], stop["service"], stop["actor"]) == (
+        "d-BAD/StopDeployment", "DgpECS-prod-routing-service", "tomas.novak")
+    assert stop["description"].startswith("stopped by tomas.novak (auto-rollback enabled")
+    out = {r["id"]: r for r in dep.merge_deployments([cd, ct]).to_dicts()}
+    assert set(out) == {"d-BAD", "d-RB"}
+    assert (out["d-BAD"]["service"], out["d-BAD"]["actor"], out["d-BAD"]["status"]) == (
+        "routing-service", "priya.natarajan", "stopped")
+    assert "stopped by tomas.novak" in out["d-BAD"]["description"]
+    assert out["d-BAD"]["description"].endswith("[also: cloudtrail:d-BAD, cloudtrail:d-BAD/StopDeployment]")
+    assert out["d-RB"]["actor"] == "tomas.novak"
+    # Without the CodeDeploy side: the stop still joins the CreateDeployment row and sets its status.
+    only_ct = dep.merge_deployments([ct]).to_dicts()
+    assert [(r["id"], r["status"], r["actor"]) for r in only_ct] == [("d-BAD", "stopped", "priya.natarajan")]
+    # A stop of a deployment no source shows stays a row of its own.
+    lone = dep.merge_deployments([ct.filter(pl.col("status") == "stopped")])
+    assert lone["id"].to_list() == ["d-BAD/StopDeployment"]
+
+
+def test_update_service_merges_with_ecs_despite_register_task_definition():
+    ecs = dep.deployments_from_ecs({"services": [{"serviceName": "kb-search", "deployments": [
+        {"id": "ecs-svc/18", "status": "PRIMARY",
+         "taskDefinition": "arn:aws:ecs:eu-west-1:1:task-definition/kb-search:18",
+         "createdAt": "2026-11-03T10:02:00Z", "updatedAt": "2026-11-03T10:08:00Z", "rolloutState": "COMPLETED"},
+        {"id": "ecs-svc/17", "status": "ACTIVE", "taskDefinition": "kb-search:17",
+         "createdAt": "2026-10-01T10:00:00Z", "updatedAt": "2026-11-03T10:08:00Z", "rolloutState": "COMPLETED"}]}]})
+    image = {"containerDefinitions": [
+        {"name": "kb-search", "image": "1.dkr.ecr.eu-west-1.amazonaws.com/kb-search:1.8.1"},
+        {"name": "sidecar", "image": "envoy:v1"}], "family": "kb-search"}
+    ct = dep.deployments_from_cloudtrail({"Events": [
+        _ct_event("RegisterTaskDefinition", 0, image, {"taskDefinition": {
+            "taskDefinitionArn": "arn:aws:ecs:eu-west-1:1:task-definition/kb-search:18", "revision": 18}}),
+        _ct_event("RegisterTaskDefinition", 1, image, {}),  # no revision: dropped
+        _ct_event("UpdateService", 2, {"service": "kb-search", "taskDefinition": "kb-search:18"},
+                  {"service": {"serviceName": "kb-search"}}, session="lena.fischer")]})
+    assert ct.select("status", "version_to", "description").rows() == [
+        ("registered", "kb-search:18", "image 1.8.1"),
+        ("requested", "kb-search:18", "ecs.amazonaws.com UpdateService")]
+    out = dep.merge_deployments([ecs, ct])
+    assert out.select("id", "version_from", "version_to", "actor").rows() == [
+        ("ecs-svc/17", None, "kb-search:17", None),
+        ("ecs-svc/18", "kb-search:17", "kb-search:18", "lena.fischer")]
+    assert "image 1.8.1" in out["description"][1] and "[also: cloudtrail:ev-UpdateService-2]" in out["description"][1]
+
+
+def test_update_service_response_names_the_ecs_deployment():
+    ct = dep.deployments_from_cloudtrail({"Events": [_ct_event(
+        "UpdateService", 0, {"service": "web", "forceNewDeployment": True},
+        {"service": {"taskDefinition": "arn:aws:ecs:eu-west-1:1:task-definition/web:7",
+                     "deployments": [{"id": "ecs-svc/7", "status": "PRIMARY"},
+                                     {"id": "ecs-svc/6", "status": "ACTIVE"}]}})]})
+    row = ct.row(0, named=True)
+    assert (row["id"], row["version_to"]) == ("ecs-svc/7", "web:7")
+    assert row["description"] == "ecs.amazonaws.com UpdateService (event ev-UpdateService-0)"
+
+
+def test_merge_task_def_version_from_skips_failed():
+    rows = [_row("ecs", "a", "web", 0, "web:1"), _row("ecs", "b", "web", 10, "web:2"),
+            _row("cloudtrail", "c", "web", 20, "web:3"), _row("file", "f", "web", 30, "flag=on")]
+    rows[1]["status"] = "failed"
+    out = dep.merge_deployments([dep._frame(rows)])
+    assert out.select("id", "version_from").rows() == [("a", None), ("b", "web:1"), ("c", "web:1"), ("f", None)]
