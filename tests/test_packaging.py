@@ -9,6 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import click
+import typer.main
 import yaml
 from typer.testing import CliRunner
 
@@ -40,18 +42,16 @@ def test_required_dependencies_are_declared() -> None:
     assert pyproject["project"]["requires-python"] == ">=3.11"
 
 
-def _commands(group, prefix=()):  # type: ignore[no-untyped-def]
-    import typer.main
-
-    click_group = typer.main.get_command(group) if not hasattr(group, "commands") else group
-    yield prefix
-    for name, cmd in getattr(click_group, "commands", {}).items():
-        yield from _commands(cmd, (*prefix, name))
+def _commands(command: click.Command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [prefix]
+    for name, sub in getattr(command, "commands", {}).items():
+        out += _commands(sub, (*prefix, name))
+    return out
 
 
 def test_every_command_has_help() -> None:
     runner = CliRunner()
-    paths = list(_commands(app))
+    paths = _commands(typer.main.get_command(app))
     assert ("demo", "generate") in paths and ("import",) in paths
     for path in paths:
         result = runner.invoke(app, [*path, "--help"])
