@@ -51,8 +51,12 @@ def demo_generate(
 
     t0 = time.perf_counter()
     with tqdm(desc="demo", unit="step", leave=False) as bar:
-        path = demo.generate(out, seed=seed, days=days, scale=scale, start=start,
-                             progress=lambda step: (bar.set_postfix_str(step), bar.update(1)))
+
+        def step(what: str) -> None:
+            bar.set_postfix_str(what)
+            bar.update(1)
+
+        path = demo.generate(out, seed=seed, days=days, scale=scale, start=start, progress=step)
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     typer.echo(f"demo incident written to {path} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s)")
 

@@ -78,13 +78,63 @@ def _stem(path: Path) -> str:
     return name.removesuffix(".queries")
 
 
+Parser = Callable[[Detected, LoadReport], dict[str, pl.DataFrame]]
+Found = list[tuple[Detected, bytes]]
+
+# Kinds parsed on their own, with no companion file.
+_STANDALONE: dict[str, Parser] = {
+    "xray-traces": lambda d, r: {"spans": xray.spans_from_batch_get_traces(d.content, file=str(d.path))},
+    "xray-segment": lambda d, r: {"spans": xray.spans_from_segment_documents([d.content], file=str(d.path))},
+    "slo-application-signals": lambda d, r: {
+        "slos": application_signals.slos_from_application_signals(d.content, file=str(d.path))},
+    "slo-openslo": lambda d, r: {"slos": openslo.slos_from_openslo(d.content, file=str(d.path))},
+    "deployments-codedeploy": lambda d, r: {
+        "deployments": deployments.deployments_from_codedeploy(d.content, file=str(d.path))},
+    "deployments-ecs": lambda d, r: {"deployments": deployments.deployments_from_ecs(d.content, file=str(d.path))},
+    "deployments-cloudtrail": lambda d, r: {
+        "deployments": deployments.deployments_from_cloudtrail(d.content, file=str(d.path))},
+    "deployments-lambda": lambda d, r: {
+        "deployments": deployments.deployments_from_lambda(d.content, file=str(d.path))},
+    "deployments-file": lambda d, r: {"deployments": deployments.deployments_from_file(d.path, r)},
+    "alarm-definitions": lambda d, r: {
+        "alarm_definitions": alarms.alarm_definitions_from_describe_alarms(d.content, file=str(d.path))},
+    # Kept raw only: companions of other files, or not (yet) a canonical frame.
+    "xray-summaries": lambda d, r: {},
+    "xray-service-graph": lambda d, r: {},
+    "insights-query": lambda d, r: {},
+    "export-tasks": lambda d, r: {},
+    "metric-data-queries": lambda d, r: {},
+}
+
+
 @dataclass
 class _Batch:
     """Everything parsed in one import, written only once all of it parsed."""
 
+    snap: Snapshot
+    result: ImportResult
+    keep_going: bool
     frames: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: defaultdict(list))
     used: list[tuple[Detected, bytes, dict[str, Any], LoadReport]] = field(default_factory=list)
     request_report: LoadReport = field(default_factory=LoadReport)  # bad request records in good logs
+
+    def parse(self, d: Detected, raw: bytes, parser: Parser, params: dict[str, Any] | None = None) -> None:
+        """Run ``parser`` on one file; a failure raises, or with keep_going skips the file."""
+        report = LoadReport(files=[str(d.path)])
+        try:
+            out = parser(d, report)
+        except SloAnalysisError as exc:
+            if not self.keep_going:
+                raise
+            self.skip(d.path, str(exc))
+            return
+        for name, df in out.items():
+            self.frames[name].append(df)
+            report.add_rows(name, df.height)
+        self.used.append((d, raw, params or {}, report))
+
+    def skip(self, path: Path, reason: str) -> None:
+        self.result.skipped.append((str(path), reason))
 
 
 def import_files(
@@ -112,14 +162,13 @@ def import_files(
     """
     snap = snapshot if isinstance(snapshot, Snapshot) else Snapshot.create(snapshot)
     result = ImportResult(snap)
-    paths = expand_inputs(sources)
+    batch = _Batch(snap, result, keep_going)
     wrap = progress or (lambda it: it)
 
-    detected: list[tuple[Detected, bytes]] = []
-    for path in wrap(paths):
+    by_kind: dict[str, Found] = defaultdict(list)
+    for path in wrap(expand_inputs(sources)):
         raw = path.read_bytes()
-        sha = sha256_bytes(raw)
-        if snap.has_input(sha):
+        if snap.has_input(sha256_bytes(raw)):
             result.already_imported.append(str(path))
             continue
         try:
@@ -127,88 +176,55 @@ def import_files(
         except SloAnalysisError as exc:
             if not keep_going:
                 raise
-            result.skipped.append((str(path), str(exc)))
+            batch.skip(path, str(exc))
             continue
         if found.kind == UNKNOWN:
-            result.skipped.append((str(path), found.reason))
+            batch.skip(path, found.reason)
         else:
-            detected.append((found, raw))
+            by_kind[found.kind].append((found, raw))
 
-    batch = _Batch()
-    by_kind: dict[str, list[tuple[Detected, bytes]]] = defaultdict(list)
-    for d, raw in detected:
-        by_kind[d.kind].append((d, raw))
-
-    def attempt(d: Detected, raw: bytes, parse: Callable[[LoadReport], dict[str, pl.DataFrame]],
-                params: dict[str, Any] | None = None) -> None:
-        report = LoadReport(files=[str(d.path)])
-        try:
-            out = parse(report)
-        except SloAnalysisError as exc:
-            if not keep_going:
-                raise
-            result.skipped.append((str(d.path), str(exc)))
-            return
-        for name, df in out.items():
-            batch.frames[name].append(df)
-            report.add_rows(name, df.height)
-        batch.used.append((d, raw, params or {}, report))
-
-    _parse_metrics(by_kind, snap, attempt, result)
-    _parse_logs(by_kind, attempt, result, log_group)
-    for d, raw in by_kind.get("xray-traces", []):
-        attempt(d, raw, lambda r, d=d: {"spans": xray.spans_from_batch_get_traces(d.content, file=str(d.path))})
-    for d, raw in by_kind.get("xray-segment", []):
-        attempt(d, raw, lambda r, d=d: {"spans": xray.spans_from_segment_documents([d.content],
-                                                                                 file=str(d.path))})
-    for kind in ("xray-summaries", "xray-service-graph", "insights-query", "export-tasks",
-                 "metric-data-queries"):
-        for d, raw in by_kind.get(kind, []):  # kept raw: companions or not yet a canonical frame
-            attempt(d, raw, lambda r: {})
-    for d, raw in by_kind.get("slo-application-signals", []):
-        attempt(d, raw, lambda r, d=d: {"slos": application_signals.slos_from_application_signals(
-            d.content, file=str(d.path))})
-    for d, raw in by_kind.get("slo-openslo", []):
-        attempt(d, raw, lambda r, d=d: {"slos": openslo.slos_from_openslo(d.content, file=str(d.path))})
-    _parse_deployments(by_kind, attempt)
-    _parse_alarms(by_kind, snap, attempt, batch)
+    for kind, parser in _STANDALONE.items():
+        for d, raw in by_kind.get(kind, []):
+            batch.parse(d, raw, parser)
+    _parse_metrics(by_kind, batch)
+    _parse_logs(by_kind, batch, log_group)
+    _parse_alarm_history(by_kind, batch)
 
     # Request records come from the request logs of this import.
     if batch.frames.get("logs"):
         logs = pl.concat(batch.frames["logs"], how="vertical")
-        req_report = LoadReport()
-        batch.frames["requests"].append(requests.requests_from_logs(logs, report=req_report))
-        batch.request_report = req_report
+        batch.frames["requests"].append(requests.requests_from_logs(logs, report=batch.request_report))
 
-    _write(batch, snap, result)
+    _write(batch)
     return result
 
 
-def _parse_metrics(by_kind: dict[str, list[tuple[Detected, bytes]]], snap: Snapshot,
-                   attempt: Callable[..., None], result: ImportResult) -> None:
+def _parse_metrics(by_kind: dict[str, Found], batch: _Batch) -> None:
     queries = [(d, cloudwatch_metrics.query_ids(d.content)) for d, _ in by_kind.get("metric-data-queries", [])]
     for d, raw in by_kind.get("metric-data", []):
-        ids = {r["Id"] for r in d.content.get("MetricDataResults", []) if isinstance(r, dict) and "Id" in r}
+        ids = cloudwatch_metrics.query_ids(d.content)
         matches = [q for q, qids in queries if ids <= qids]
         if len(matches) > 1:
             matches = [q for q in matches if _stem(q.path) == _stem(d.path)] or matches
         if len(matches) != 1:
             why = ("no" if not matches else f"{len(matches)} ambiguous") + \
                   f" MetricDataQueries file(s) answer Ids {sorted(ids)[:5]}"
-            result.skipped.append((str(d.path), f"{why}; import it together with the file passed to "
-                                                 "--metric-data-queries (a label never identifies a metric)"))
+            batch.skip(d.path, f"{why}; import it together with the file passed to --metric-data-queries "
+                               "(a label never identifies a metric)")
             continue
         q = matches[0]
-        attempt(d, raw, lambda r, d=d, q=q: {"metrics": cloudwatch_metrics.metrics_from_get_metric_data(
-            d.content, q.content, file=str(d.path))}, {"queries": str(q.path)})
+
+        def parse(d: Detected, r: LoadReport, q: Detected = q) -> dict[str, pl.DataFrame]:
+            return {"metrics": cloudwatch_metrics.metrics_from_get_metric_data(d.content, q.content,
+                                                                               file=str(d.path))}
+
+        batch.parse(d, raw, parse, {"queries": str(q.path)})
     for d, _raw in by_kind.get("metric-statistics", []):
-        result.skipped.append((str(d.path), "GetMetricStatistics output names neither namespace nor "
-                               "dimensions; load it with sources.cloudwatch_metrics."
-                               "metrics_from_get_metric_statistics and say which metric it is"))
+        batch.skip(d.path, "GetMetricStatistics output names neither namespace nor dimensions; load it with "
+                           "sources.cloudwatch_metrics.metrics_from_get_metric_statistics and say which metric")
 
 
-def _parse_logs(by_kind: dict[str, list[tuple[Detected, bytes]]], attempt: Callable[..., None],
-                result: ImportResult, log_group: str | None) -> None:
+def _parse_logs(by_kind: dict[str, Found], batch: _Batch, log_group: str | None) -> None:
     tasks: dict[str, str] = {}
     for d, _ in by_kind.get("export-tasks", []):
         tasks.update(cloudwatch_logs.export_task_log_groups(d.content, file=str(d.path)))
@@ -217,53 +233,48 @@ def _parse_logs(by_kind: dict[str, list[tuple[Detected, bytes]]], attempt: Calla
         if where is None and log_group:
             where = (log_group, d.path.parent.name)
         if where is None:
-            result.skipped.append((str(d.path), "cannot tell this export object's log group: import the "
-                                   "describe-export-tasks output with it, or pass --log-group"))
+            batch.skip(d.path, "cannot tell this export object's log group: import the describe-export-tasks "
+                               "output with it, or pass --log-group")
             continue
         group, stream = where
-        attempt(d, raw, lambda r, d=d, g=group, s=stream: {"logs": cloudwatch_logs.logs_from_export_file(
-            d.content, file=str(d.path), log_group=g, log_stream=s, report=r)},
-            {"log_group": group, "log_stream": stream})
+
+        def parse_export(d: Detected, r: LoadReport, g: str = group, s: str = stream) -> dict[str, pl.DataFrame]:
+            return {"logs": cloudwatch_logs.logs_from_export_file(d.content, file=str(d.path), log_group=g,
+                                                                  log_stream=s, report=r)}
+
+        batch.parse(d, raw, parse_export, {"log_group": group, "log_stream": stream})
     queries = {_stem(d.path).replace("start-query", ""): d for d, _ in by_kind.get("insights-query", [])}
     for d, raw in by_kind.get("insights-results", []):
         q = queries.get(_stem(d.path).replace("get-query-results", ""))
         groups = cloudwatch_logs.insights_query_log_groups(q.content) if q else []
-        group = groups[0] if len(groups) == 1 else log_group
-        attempt(d, raw, lambda r, d=d, g=group: {"logs": cloudwatch_logs.logs_from_insights_results(
-            d.content, file=str(d.path), log_group=g, report=r)}, {"query": str(q.path) if q else None})
+        group_or_none = groups[0] if len(groups) == 1 else log_group
+
+        def parse_insights(d: Detected, r: LoadReport, g: str | None = group_or_none) -> dict[str, pl.DataFrame]:
+            return {"logs": cloudwatch_logs.logs_from_insights_results(d.content, file=str(d.path), log_group=g,
+                                                                       report=r)}
+
+        batch.parse(d, raw, parse_insights, {"query": str(q.path) if q else None})
     for d, raw in by_kind.get("log-events", []):
         if not log_group:
-            result.skipped.append((str(d.path), "FilterLogEvents/GetLogEvents output does not name its log "
-                                   "group: pass --log-group"))
+            batch.skip(d.path, "FilterLogEvents/GetLogEvents output does not name its log group: pass --log-group")
             continue
-        attempt(d, raw, lambda r, d=d: {"logs": cloudwatch_logs.logs_from_events(
-            d.content, file=str(d.path), log_group=log_group, report=r)}, {"log_group": log_group})
+
+        def parse_events(d: Detected, r: LoadReport, g: str = log_group) -> dict[str, pl.DataFrame]:
+            return {"logs": cloudwatch_logs.logs_from_events(d.content, file=str(d.path), log_group=g, report=r)}
+
+        batch.parse(d, raw, parse_events, {"log_group": log_group})
 
 
-def _parse_deployments(by_kind: dict[str, list[tuple[Detected, bytes]]], attempt: Callable[..., None]) -> None:
-    parsers: dict[str, Callable[..., pl.DataFrame]] = {
-        "deployments-codedeploy": deployments.deployments_from_codedeploy,
-        "deployments-ecs": deployments.deployments_from_ecs,
-        "deployments-cloudtrail": deployments.deployments_from_cloudtrail,
-        "deployments-lambda": deployments.deployments_from_lambda,
-    }
-    for kind, parse in parsers.items():
-        for d, raw in by_kind.get(kind, []):
-            attempt(d, raw, lambda r, d=d, parse=parse: {"deployments": parse(d.content, file=str(d.path))})
-    for d, raw in by_kind.get("deployments-file", []):
-        attempt(d, raw, lambda r, d=d: {"deployments": deployments.deployments_from_file(d.path, r)})
-
-
-def _parse_alarms(by_kind: dict[str, list[tuple[Detected, bytes]]], snap: Snapshot,
-                  attempt: Callable[..., None], batch: _Batch) -> None:
-    for d, raw in by_kind.get("alarm-definitions", []):
-        attempt(d, raw, lambda r, d=d: {"alarm_definitions": alarms.alarm_definitions_from_describe_alarms(
-            d.content, file=str(d.path))})
-    known = [snap.read("alarm_definitions"), *batch.frames.get("alarm_definitions", [])]
+def _parse_alarm_history(by_kind: dict[str, Found], batch: _Batch) -> None:
+    """Alarm history after the definitions, so each state change says what its alarm watches."""
+    known = [batch.snap.read("alarm_definitions"), *batch.frames.get("alarm_definitions", [])]
     definitions = pl.concat(known, how="vertical").unique(subset=["alarm_name"], keep="last")
+
+    def parse(d: Detected, r: LoadReport) -> dict[str, pl.DataFrame]:
+        return {"alarms": alarms.alarms_from_history(d.content, file=str(d.path), definitions=definitions)}
+
     for d, raw in by_kind.get("alarm-history", []):
-        attempt(d, raw, lambda r, d=d: {"alarms": alarms.alarms_from_history(
-            d.content, file=str(d.path), definitions=definitions)})
+        batch.parse(d, raw, parse)
 
 
 def _origin_of(content: Any) -> tuple[str | None, str | None]:
@@ -272,8 +283,9 @@ def _origin_of(content: Any) -> tuple[str | None, str | None]:
     return (m.group(1), m.group(2)) if m else (None, None)
 
 
-def _write(batch: _Batch, snap: Snapshot, result: ImportResult) -> None:
-    """Store raw inputs, frames, quarantine and the manifest, in that order (manifest last)."""
+def _write(batch: _Batch) -> None:
+    """Store frames, raw inputs, quarantine and the manifest, in that order (manifest last)."""
+    snap, result = batch.snap, batch.result
     for name, parts in batch.frames.items():
         if parts:
             df = pl.concat(parts, how="vertical")
