@@ -293,20 +293,28 @@ def logs_from_export_file(data: bytes, *, file: str, log_group: str, log_stream:
 
 def _with_continuations(lines: pl.Series, ts: pl.Series, message: pl.Series, is_event: pl.Series,
                         bad_utf8: list[int], data: bytes, file: str, report: LoadReport) -> pl.DataFrame:
-    """The slow-ish path: group continuation lines with their event, report bad heads."""
-    starts_like_ts = lines.str.contains(_TS_LIKE).fill_null(False)
-    bad_ts = starts_like_ts & ~is_event
+    """Join continuation lines to their event and report bad lines.
+
+    Linear and mostly proportional to the continuation and bad lines: the regex runs only on
+    lines that are not events, and only events followed by continuation lines are aggregated.
+    """
+    n = len(lines)
+    not_event = (~is_event).arg_true()
+    looks_ts = lines.gather(not_event).str.contains(_TS_LIKE).fill_null(False)
+    bad_head = pl.zeros(n, dtype=pl.Boolean, eager=True).scatter(not_event.filter(looks_ts), True)
     if bad_utf8:
-        bad_ts = bad_ts.scatter(bad_utf8, False)
-    bad_head = bad_ts.scatter(bad_utf8, True) if bad_utf8 else bad_ts
+        bad_head = bad_head.scatter(bad_utf8, True)
     head = is_event | bad_head
-    df = pl.DataFrame({
-        "line": lines, "ts": ts, "message": message, "head": head, "bad_head": bad_head,
-    }).with_row_index("idx").with_columns(gid=pl.col("head").cum_sum())
-    heads = df.filter(pl.col("head")).select("gid", pl.col("idx").alias("head_idx"),
-                                            pl.col("bad_head").alias("group_bad"))
-    df = df.join(heads, on="gid", how="left", maintain_order="left")
-    bad_rows = df.filter((pl.col("gid") == 0) | pl.col("group_bad").fill_null(False))
+    df = pl.DataFrame({"line": lines, "message": message, "head": head, "bad_head": bad_head}).with_columns(
+        idx=pl.int_range(0, n, dtype=pl.Int64),
+        gid=pl.col("head").cum_sum(),
+        has_cont=~pl.col("head").shift(-1, fill_value=True),
+    ).with_columns(
+        head_idx=pl.when(pl.col("head")).then(pl.col("idx")).forward_fill(),
+        group_bad=pl.when(pl.col("head")).then(pl.col("bad_head")).forward_fill().fill_null(False),
+        in_multi=pl.when(pl.col("head")).then(pl.col("has_cont")).forward_fill().fill_null(False),
+    )
+    bad_rows = df.filter((pl.col("gid") == 0) | pl.col("group_bad"))
     if bad_rows.height:
         raw = data.split(b"\n") if bad_utf8 else None
         bad_utf8_set = set(bad_utf8)
@@ -324,11 +332,16 @@ def _with_continuations(lines: pl.Series, ts: pl.Series, message: pl.Series, is_
                 reason = f"unparseable timestamp {line.split(' ', 1)[0][:40]!r}"
                 content = line
             report.add_bad(file, idx + 1, reason, content)
-    good = df.filter((pl.col("gid") > 0) & ~pl.col("group_bad").fill_null(False))
-    part = pl.when(pl.col("head")).then(pl.col("message")).otherwise(pl.col("line").fill_null(""))
-    return (good.group_by("gid", maintain_order=True)
-            .agg(pl.col("ts").first().alias("timestamp"), part.str.join("\n").alias("message"))
-            .drop("gid"))
+    events = df.filter(pl.col("head") & ~pl.col("bad_head")).select(
+        pl.col("idx"), pl.col("message"), pl.col("has_cont"))
+    out = pl.DataFrame({"timestamp": ts.gather(events["idx"]), "message": events["message"]})
+    multi_pos = events["has_cont"].arg_true()
+    if len(multi_pos):
+        part = pl.when(pl.col("head")).then(pl.col("message")).otherwise(pl.col("line"))
+        joined = (df.filter(pl.col("in_multi") & ~pl.col("group_bad") & (pl.col("gid") > 0))
+                  .group_by("gid", maintain_order=True).agg(part.str.join("\n").alias("message")))
+        out = out.with_columns(out["message"].scatter(multi_pos, joined["message"]))
+    return out
 
 
 def export_task_log_groups(doc: Any, *, file: str) -> dict[str, str]:
