@@ -174,13 +174,14 @@ def write_alarms(out: Path, sim: Simulation, story: Story) -> tuple[list[Path], 
         for t, new, recent in trans:
             new_reason = _reason(spec, new, recent)
             new_data = _reason_data(spec, t, recent)
+            old_state: dict[str, Any] = {"stateValue": state, "stateReason": reason}
+            if data is not None:
+                old_state["stateReasonData"] = data
             hd = {
                 "version": "1.0",
-                "oldState": {"stateValue": state, "stateReason": reason},
+                "oldState": old_state,
                 "newState": {"stateValue": new, "stateReason": new_reason, "stateReasonData": new_data},
             }
-            if data is not None:
-                hd["oldState"]["stateReasonData"] = data
             history.append(
                 {
                     "AlarmName": spec.name,

@@ -153,6 +153,7 @@ def _app_signals(spec: SloSpec, story: Story) -> dict[str, Any]:
 def _openslo(spec: SloSpec) -> list[dict[str, Any]]:
     window = [{"duration": f"{spec.interval_days}d", "isRolling": True}]
     meta = {"name": spec.name.lower(), "displayName": spec.name}
+    sli: dict[str, Any]
     if spec.kind == "latency":
         sli = {
             "thresholdMetric": {

@@ -170,8 +170,8 @@ def metrics_from_get_metric_data(response: Mapping[str, Any] | Sequence[Mapping[
             ctx = f"MetricDataResults[{i}]"
             res = as_map(res, file, ctx)
             rid = as_str(require(res, "Id", file, ctx), file, f"{ctx}.Id")
-            q = by_id.get(rid)
-            if q is None:
+            query = by_id.get(rid)
+            if query is None:
                 raise MissingKeyError(file, rid, context="MetricDataQueries (no query has this result's Id)")
             raw_ts = as_list(require(res, "Timestamps", file, ctx), file, f"{ctx}.Timestamps")
             raw_vals = as_list(require(res, "Values", file, ctx), file, f"{ctx}.Values")
@@ -184,7 +184,7 @@ def metrics_from_get_metric_data(response: Mapping[str, Any] | Sequence[Mapping[
             if status not in (None, "Complete", "PartialData"):
                 log.warning("%s: result %s has StatusCode %s; keeping its %d datapoint(s)", file, rid,
                             status, len(ts))
-            ns, metric, dims, stat, period, unit = _identity(q, by_id, file, ts)
+            ns, metric, dims, stat, period, unit = _identity(query, by_id, file, ts)
             parts.append(pl.DataFrame({"timestamp": ts, "value": vals}).with_columns(
                 namespace=pl.lit(ns), metric=pl.lit(metric), dimensions=pl.lit(dims), stat=pl.lit(stat),
                 period_s=pl.lit(period, dtype=pl.Int64), unit=pl.lit(unit, dtype=pl.String)))

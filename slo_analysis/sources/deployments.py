@@ -242,7 +242,7 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
         infos = as_list(doc["deploymentsInfo"], file, "deploymentsInfo")
     else:
         infos = [require(doc, "deploymentInfo", file, "CodeDeploy output (or deploymentsInfo)")]
-    rows = []
+    rows: list[dict[str, Any]] = []
     groups: list[str] = []
     links: list[tuple[str | None, str | None]] = []  # (rolled back by, rollback of)
     for i, d in enumerate(infos):
@@ -489,7 +489,8 @@ def _image_tag(image: str) -> str:
 
 def _registered(req: Mapping[str, Any], resp: Mapping[str, Any]) -> tuple[str, str] | None:
     """``(family:revision, "image <tag>")`` from a RegisterTaskDefinition event, when both are known."""
-    td = resp.get("taskDefinition") if isinstance(resp.get("taskDefinition"), Mapping) else {}
+    raw_td = resp.get("taskDefinition")
+    td: Mapping[str, Any] = raw_td if isinstance(raw_td, Mapping) else {}
     family = td.get("family") if isinstance(td.get("family"), str) else req.get("family")
     revision = td.get("revision")
     arn = td.get("taskDefinitionArn")
@@ -540,7 +541,7 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
       outputs; without a revision it is dropped.
     """
     doc = as_map(doc, file, "LookupEvents output")
-    events = []
+    events: list[tuple[str, Mapping[str, Any], Mapping[str, Any], str, Mapping[str, Any], Mapping[str, Any]]] = []
     for i, ev in enumerate(as_list(require(doc, "Events", file, "LookupEvents output"), file, "Events")):
         ctx = f"Events[{i}]"
         ev = as_map(ev, file, ctx)
@@ -557,8 +558,9 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
             continue
         if ct.get("errorCode"):
             continue
-        req = ct.get("requestParameters") if isinstance(ct.get("requestParameters"), Mapping) else {}
-        resp = ct.get("responseElements") if isinstance(ct.get("responseElements"), Mapping) else {}
+        raw_req, raw_resp = ct.get("requestParameters"), ct.get("responseElements")
+        req: Mapping[str, Any] = raw_req if isinstance(raw_req, Mapping) else {}
+        resp: Mapping[str, Any] = raw_resp if isinstance(raw_resp, Mapping) else {}
         events.append((ctx, ev, ct, name, req, resp))
     groups = {resp["deploymentId"]: req["deploymentGroupName"] for _, _, _, name, req, resp in events
               if name == "CreateDeployment" and isinstance(resp.get("deploymentId"), str)
@@ -629,7 +631,7 @@ def _file_records(text: str, file: str) -> list[tuple[int | None, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not {"id", "service", "started_at"} <= {f.strip() for f in reader.fieldnames}:
         raise InputError(file, "neither a YAML list of changes nor a CSV with columns id, service, started_at")
-    out = []
+    out: list[tuple[int | None, Any]] = []
     for rec in reader:
         out.append((reader.line_num, {k.strip(): (v.strip() if isinstance(v, str) else v)
                                       for k, v in rec.items() if k is not None}))

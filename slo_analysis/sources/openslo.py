@@ -210,6 +210,7 @@ def _slo_rows(d: _Doc, slis: Mapping[str, Any]) -> list[dict[str, Any]]:
     sli_spec = indicator.get("spec") if isinstance(indicator, Mapping) else None
     if not isinstance(sli_spec, Mapping):
         raise MissingKeyError(d.file, "spec.indicator.spec", context=d.where)
+    metric: str | None
     if sli_spec.get("thresholdMetric") is not None:
         kind, metric = "threshold", _describe_source(sli_spec["thresholdMetric"])
     elif sli_spec.get("ratioMetric") is not None:
