@@ -144,9 +144,9 @@ def decode_json_column(messages: pl.Series, dtype: pl.Struct) -> tuple[pl.Series
     bad: list[int] = []
     if n == 0:
         return pl.Series("m", [], dtype=dtype), bad
-    # Cheap certain failures first: an object must end with "}" (truncated lines do not).
-    stripped_end = s.str.strip_chars_end()
-    suspect = s.is_not_null() & ~stripped_end.str.ends_with("}")
+    # Cheap likely failures first: an object ends with "}" (truncated lines do not); the rare valid
+    # object followed by whitespace is read by the per-row path too, and loads.
+    suspect = s.is_not_null() & ~s.str.ends_with("}")
     suspect_idx = suspect.arg_true().to_list() if suspect.any() else []
     if suspect_idx:
         suspect_rows = s.gather(suspect_idx)

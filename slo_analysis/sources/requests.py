@@ -113,16 +113,16 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
         fields.setdefault(a, pl.String())
     dtype = pl.Struct(fields)
     msg = logs["message"]
-    is_obj = msg.str.starts_with("{").fill_null(False)
-    candidates = logs.filter(is_obj)
-    decoded, bad = decode_json_column(candidates["message"], dtype)
+    # null out what cannot be an object (no copy of the strings, unlike a filter)
+    candidates = pl.select(pl.when(msg.str.starts_with("{")).then(msg)).to_series()
+    decoded, bad = decode_json_column(candidates, dtype)
     if bad:
-        rows = candidates.select("log_group", "log_stream", "message")[bad]
+        rows = logs.select("log_group", "log_stream", "message")[bad]
         for group, stream, text in rows.iter_rows():
             report.add_bad(f"{group}/{stream}", None, "message starts with '{' but is not valid JSON",
                            text)
     flat = decoded.struct.rename_fields([f"a.{f}" for f in fields]).struct.unnest()
-    df = pl.concat([candidates.select("timestamp", "log_group"), flat], how="horizontal")
+    df = pl.concat([logs.select("timestamp", "log_group"), flat], how="horizontal")
     df = df.filter(pl.col("a.status").is_not_null() & pl.col("a.latency_ms").is_not_null())
     if df.is_empty():
         return frames.empty("requests")
