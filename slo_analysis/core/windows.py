@@ -1,0 +1,350 @@
+"""Windows a reviewer cares about: breaches, incidents (burn-rate conditions) and at-risk periods.
+
+All windows are half-open ``[start, end)`` in ``Datetime("ms", "UTC")``; a period's row stands for
+``[timestamp, timestamp + period_s)`` and a condition computed at a row is known at the period's end.
+
+Rules (documented here once, used by every function below):
+
+- **Runs.** A window is a maximal run of consecutive periods where a mask holds. ``merge_gap_s``
+  merges two runs separated by a gap strictly shorter than it (hysteresis); windows shorter than
+  ``min_duration_s`` are dropped after merging.
+- **Incident condition.** A period belongs to the raw incident when any condition holds, a condition
+  being "every one of its look-back windows burns strictly above its factor" (default: the Workbook's
+  two page conditions, 1h & 5m > 14.4 or 6h & 30m > 6).
+- **Onset refinement.** A burn-rate condition lags the onset (by up to its long window). For each raw
+  incident the *baseline* is the per-period bad ratio ``bad / (good + bad)`` over ``baseline_s``
+  (default 24 h) ending one long window before the raw start. A period is *elevated* when its bad ratio
+  exceeds ``max(median + k x 1.4826 x MAD, 1 - target)`` of the baseline (a robust z-score with
+  ``k = mad_k = 3``, floored at the ratio that burns budget faster than 1x). The onset is the first
+  elevated period after the last run of at least ``quiet_periods`` (default 3) non-elevated periods
+  before the raw start, searched no further back than the long window. The end is the end of the last
+  elevated period before the raw end. Periods without data are not elevated. Without any elevated
+  period in reach the raw bounds are kept.
+- **At risk.** At every step that is neither BREACHED nor INSUFFICIENT_DATA, the time to exhaustion at
+  the current burn rate ``b`` (over ``lookback_s``, default 1 h) is ``remaining_fraction x L / b``,
+  ``L`` the interval length (a burn rate of 1 spends a whole budget in ``L``). The step is at risk
+  when that time is within ``horizon_s`` (default 24 h; ``None``: the rest of a calendar interval, or
+  ``L`` for a rolling one). For request-based SLOs this assumes traffic stays as it was.
+
+Examples
+--------
+>>> import polars as pl
+>>> f = pl.DataFrame({"timestamp": [0, 60_000, 120_000], "ok": [False, True, True]},
+...                  schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
+>>> mask_windows(f["timestamp"], f["ok"], 60)["duration_s"].to_list()
+[120.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from slo_analysis.core.budget import BREACHED, INSUFFICIENT_DATA, burn_rates, sli_parts, window_label
+
+__all__ = [
+    "Condition",
+    "PAGE_CONDITIONS",
+    "mask_windows",
+    "burn_condition",
+    "breach_windows",
+    "incident_windows",
+    "at_risk_periods",
+]
+
+Condition = tuple[tuple[float, ...], float]
+"""A burn-rate condition: ``((window_s, ...), factor)``; it holds when every window burns above factor."""
+
+PAGE_CONDITIONS: tuple[Condition, ...] = (((3600.0, 300.0), 14.4), ((21600.0, 1800.0), 6.0))
+
+_SCHEMA = {"start": pl.Datetime("ms", "UTC"), "end": pl.Datetime("ms", "UTC"), "duration_s": pl.Float64}
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def mask_windows(
+    timestamps: pl.Series,
+    mask: pl.Series,
+    period_s: float,
+    *,
+    merge_gap_s: float = 0.0,
+    min_duration_s: float = 0.0,
+    values: dict[str, pl.Series] | None = None,
+    aggs: Sequence[pl.Expr] = (),
+) -> pl.DataFrame:
+    """Maximal runs where ``mask`` holds, as ``[start, end)`` windows (nulls count as False).
+
+    Runs separated by less than ``merge_gap_s`` are merged; windows shorter than ``min_duration_s``
+    are dropped. ``values`` adds columns that ``aggs`` may aggregate per window.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> ts = pl.Series([0, 60_000, 120_000, 180_000], dtype=pl.Datetime("ms", "UTC"))
+    >>> m = pl.Series([True, False, True, True])
+    >>> mask_windows(ts, m, 60)["duration_s"].to_list()
+    [60.0, 120.0]
+    >>> mask_windows(ts, m, 60, merge_gap_s=120)["duration_s"].to_list()
+    [240.0]
+    """
+    p = pl.duration(milliseconds=_ms(period_s))
+    df = pl.DataFrame({"timestamp": timestamps, "_m": mask.fill_null(False).cast(pl.Boolean)})
+    if values:
+        df = df.with_columns(**values)
+    df = df.with_columns(_run=(pl.col("_m") != pl.col("_m").shift(1, fill_value=False)).cum_sum())
+    runs = (
+        df.filter(pl.col("_m"))
+        .group_by("_run", maintain_order=True)
+        .agg(pl.col("timestamp").first().alias("start"), (pl.col("timestamp").last() + p).alias("end"), *aggs)
+        .drop("_run")
+    )
+    if merge_gap_s > 0 and runs.height > 1:
+        gap = pl.duration(milliseconds=_ms(merge_gap_s))
+        runs = runs.with_columns(_g=(pl.col("start") - pl.col("end").shift(1) >= gap).fill_null(True).cum_sum())
+        extra = [c for c in runs.columns if c not in ("start", "end", "_g")]
+        # merged windows: extra columns combine with min/max by name (worst_* -> min, peak_* -> max, else sum)
+        comb = [
+            pl.col(c).min() if c.startswith(("worst", "min")) else pl.col(c).max() if c.startswith(("peak", "max"))
+            else pl.col(c).sum()
+            for c in extra
+        ]
+        runs = runs.group_by("_g", maintain_order=True).agg(
+            pl.col("start").first(), pl.col("end").last(), *comb
+        ).drop("_g")
+    runs = runs.with_columns(duration_s=(pl.col("end") - pl.col("start")).dt.total_milliseconds() / 1000.0)
+    runs = runs.filter(pl.col("duration_s") >= min_duration_s)
+    cols = ["start", "end", "duration_s"] + [c for c in runs.columns if c not in _SCHEMA]
+    return runs.select(cols).cast(_SCHEMA)  # type: ignore[arg-type]
+
+
+def burn_condition(
+    sli: Any, target: float, conditions: Sequence[Condition] = PAGE_CONDITIONS, *, period_s: float | None = None
+) -> pl.DataFrame:
+    """Burn rates of every window the conditions use, and whether any condition holds at each step.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> f = pl.DataFrame({"timestamp": [0, 60_000], "good": [1000.0, 900.0], "bad": [0.0, 100.0]},
+    ...                  schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
+    >>> burn_condition(f, 0.99, [((60.0,), 5.0)], period_s=60)["condition"].to_list()
+    [False, True]
+    """
+    windows = sorted({w for ws, _ in conditions for w in ws}, reverse=True)
+    br = burn_rates(sli, target, windows, period_s=period_s)
+    holds = [
+        pl.all_horizontal([(pl.col(f"burn_{window_label(w)}") > factor).fill_null(False) for w in ws])
+        for ws, factor in conditions
+    ]
+    return br.with_columns(condition=pl.any_horizontal(holds) if holds else pl.lit(False))
+
+
+def breach_windows(budget: pl.DataFrame, period_s: float, *, merge_gap_s: float = 0.0) -> pl.DataFrame:
+    """Maximal windows where a budget frame's status is BREACHED.
+
+    ``budget`` is the output of :func:`~slo_analysis.core.budget.rolling_budget` or
+    :func:`~slo_analysis.core.budget.calendar_budget`. Columns: ``start, end, duration_s,
+    worst_attainment, min_budget_remaining``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from slo_analysis.core.budget import rolling_budget
+    >>> f = pl.DataFrame({"timestamp": [0, 60_000, 120_000], "good": [1.0, 0.0, 1.0], "bad": [0.0, 1.0, 0.0]},
+    ...                  schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
+    >>> b = rolling_budget(f, 0.9, 120, period_s=60, method="period")
+    >>> breach_windows(b, 60).select("duration_s", "worst_attainment").rows()
+    [(120.0, 0.5)]
+    """
+    return mask_windows(
+        budget["timestamp"],
+        budget["status"] == BREACHED,
+        period_s,
+        merge_gap_s=merge_gap_s,
+        values={"_a": budget["attainment"], "_r": budget["budget_remaining"]},
+        aggs=[pl.col("_a").min().alias("worst_attainment"), pl.col("_r").min().alias("min_budget_remaining")],
+    )
+
+
+def _refine(
+    ts: np.ndarray,
+    ratio: np.ndarray,
+    start: int,
+    end: int,
+    period_ms: int,
+    long_ms: int,
+    baseline_ms: int,
+    floor: float,
+    mad_k: float,
+    quiet: int,
+) -> tuple[int, int, float, float]:
+    """Refined ``(onset_ms, end_ms, baseline, threshold)`` for a raw window ``[start, end)`` in ms."""
+    b0, b1 = np.searchsorted(ts, [start - long_ms - baseline_ms, start - long_ms])
+    base = ratio[b0:b1]
+    base = base[~np.isnan(base)]
+    if base.size:
+        med = float(np.median(base))
+        mad = float(np.median(np.abs(base - med)))
+    else:
+        med, mad = 0.0, 0.0
+    thr = max(med + mad_k * 1.4826 * mad, floor)
+    s0, s1, e1 = np.searchsorted(ts, [start - long_ms, start, end])
+    elevated = np.nan_to_num(ratio[s0:e1], nan=-np.inf) > thr
+    onset, stop = start, end
+    head = elevated[: s1 - s0 + 1]
+    if head.any():
+        # last run of `quiet` non-elevated periods before the raw start: positions where a window of
+        # `quiet` periods holds no elevated one (cumulative sums, no loop over periods)
+        c = np.concatenate([[0], np.cumsum(head)])
+        idx = np.arange(quiet, head.size + 1)
+        quiet_end = idx[(c[idx] - c[idx - quiet]) == 0]  # exclusive end of a quiet run
+        first = int(quiet_end[-1]) if quiet_end.size else 0
+        after = np.flatnonzero(head[first:])
+        if after.size:
+            onset = int(ts[s0 + first + after[0]])
+    body_from = int(np.searchsorted(ts, onset))
+    body = np.flatnonzero(np.nan_to_num(ratio[body_from:e1], nan=-np.inf) > thr)
+    if body.size:
+        stop = int(ts[body_from + body[-1]]) + period_ms
+    return onset, max(stop, onset + period_ms), med, thr
+
+
+def incident_windows(
+    sli: Any,
+    target: float,
+    conditions: Sequence[Condition] = PAGE_CONDITIONS,
+    *,
+    period_s: float | None = None,
+    merge_gap_s: float = 900.0,
+    min_duration_s: float = 0.0,
+    baseline_s: float = 86400.0,
+    mad_k: float = 3.0,
+    quiet_periods: int = 3,
+    refine: bool = True,
+) -> pl.DataFrame:
+    """Incident windows: where a burn-rate condition holds, merged, with onset and end refined.
+
+    See the module docstring for the rules. Columns: ``start, end, duration_s`` (refined),
+    ``condition_start, condition_end`` (the raw, merged condition window), ``baseline_ratio,
+    threshold_ratio`` (the onset rule's figures), ``peak_bad_ratio`` and ``bad`` (bad events in
+    ``[start, end)``).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timezone
+    >>> ts = pl.datetime_range(datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 1, 4,
+    ...     tzinfo=timezone.utc), "1m", eager=True, time_unit="ms", closed="left")
+    >>> bad = [100.0 if 120 <= i < 150 else 0.0 for i in range(240)]
+    >>> f = pl.DataFrame({"timestamp": ts, "good": [1000.0 - b for b in bad], "bad": bad})
+    >>> w = incident_windows(f, 0.999, period_s=60)
+    >>> w.select(pl.col("start").dt.strftime("%H:%M"), pl.col("end").dt.strftime("%H:%M")).rows()
+    [('02:00', '02:30')]
+    """
+    frame, p, _ = sli_parts(sli, period_s, "request")
+    cond = burn_condition(frame, target, conditions, period_s=p)
+    raw = mask_windows(frame["timestamp"], cond["condition"], p, merge_gap_s=merge_gap_s)
+    raw = raw.rename({"start": "condition_start", "end": "condition_end"}).drop("duration_s")
+    ts = frame["timestamp"].dt.epoch("ms").to_numpy()
+    total = (frame["good"] + frame["bad"]).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(total > 0, frame["bad"].to_numpy() / total, np.nan)
+    long_ms = _ms(max((w for ws, _ in conditions for w in ws), default=p))
+    rows = []
+    for cs, ce in zip(raw["condition_start"].dt.epoch("ms"), raw["condition_end"].dt.epoch("ms"), strict=True):
+        if refine:
+            floor = 1.0 - target
+            rows.append(_refine(ts, ratio, cs, ce, _ms(p), long_ms, _ms(baseline_s), floor, mad_k, quiet_periods))
+        else:
+            rows.append((cs, ce, float("nan"), float("nan")))
+    ref = pl.DataFrame(
+        rows, schema={"start": pl.Int64, "end": pl.Int64, "baseline_ratio": pl.Float64, "threshold_ratio": pl.Float64},
+        orient="row",
+    ).with_columns(pl.col("start", "end").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
+    out = pl.concat([ref, raw], how="horizontal")
+    # refinement can make neighbours overlap or touch: merge them again
+    out = out.sort("start").with_columns(
+        _g=(pl.col("start") > pl.col("end").cum_max().shift(1)).fill_null(True).cum_sum()
+    )
+    out = out.group_by("_g", maintain_order=True).agg(
+        pl.col("start").min(), pl.col("end").max(), pl.col("condition_start").min(), pl.col("condition_end").max(),
+        pl.col("baseline_ratio").first(), pl.col("threshold_ratio").first(),
+    )
+    out = out.with_columns(duration_s=(pl.col("end") - pl.col("start")).dt.total_milliseconds() / 1000.0).filter(
+        pl.col("duration_s") >= min_duration_s
+    )
+    stats = (
+        frame.join_asof(out.select("start", "end").sort("start"), left_on="timestamp", right_on="start")
+        .filter(pl.col("timestamp") < pl.col("end"))
+        .group_by("start")
+        .agg(
+            peak_bad_ratio=pl.when(pl.col("good") + pl.col("bad") > 0)
+            .then(pl.col("bad") / (pl.col("good") + pl.col("bad")))
+            .max(),
+            bad=pl.col("bad").sum(),
+        )
+    )
+    out = out.join(stats, on="start", how="left").sort("start")
+    return out.select(
+        "start", "end", "duration_s", "condition_start", "condition_end", "baseline_ratio", "threshold_ratio",
+        "peak_bad_ratio", pl.col("bad").fill_null(0.0),
+    )
+
+
+def at_risk_periods(
+    sli: Any,
+    target: float,
+    budget: pl.DataFrame,
+    *,
+    lookback_s: float = 3600.0,
+    horizon_s: float | None = 86400.0,
+    period_s: float | None = None,
+) -> pl.DataFrame:
+    """Steps where the current burn rate would exhaust the remaining budget within a horizon.
+
+    ``budget`` is the budget frame of the same SLI (rolling or calendar). Steps already BREACHED or
+    INSUFFICIENT_DATA are not counted. Columns: ``timestamp, burn_rate, remaining_fraction,
+    time_to_exhaustion_s, exhausted_at, status``. Use :func:`mask_windows` on the result to get windows.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from slo_analysis.core.budget import rolling_budget
+    >>> f = pl.DataFrame({"timestamp": [0, 60_000, 120_000], "good": [1000.0, 1000.0, 997.0],
+    ...                   "bad": [0.0, 0.0, 3.0]}, schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
+    >>> b = rolling_budget(f, 0.99, 3600, period_s=60, method="request")
+    >>> r = at_risk_periods(f, 0.99, b, lookback_s=60, horizon_s=14400, period_s=60)
+    >>> r["time_to_exhaustion_s"].round(1).to_list()
+    [10800.0]
+    """
+    frame, p, _ = sli_parts(sli, period_s, "request")
+    br = burn_rates(frame, target, [lookback_s], period_s=p, partial=True)
+    col = f"burn_{window_label(lookback_s)}"
+    length_s = (pl.col("interval_end") - pl.col("interval_start")).dt.total_milliseconds() / 1000.0
+    df = budget.select(
+        "timestamp", "interval_start", "interval_end", "remaining_fraction", "status"
+    ).join(br.select("timestamp", pl.col(col).alias("burn_rate")), on="timestamp", how="left")
+    eval_at = pl.col("timestamp") + pl.duration(milliseconds=_ms(p))
+    tte = pl.col("remaining_fraction") * length_s / pl.col("burn_rate")
+    if horizon_s is None:
+        rest = (pl.col("interval_end") - eval_at).dt.total_milliseconds() / 1000.0
+        horizon = pl.when(rest > 0).then(rest).otherwise(length_s)
+    else:
+        horizon = pl.lit(float(horizon_s))
+    df = df.with_columns(time_to_exhaustion_s=pl.when(pl.col("burn_rate") > 0).then(tte), _h=horizon)
+    df = df.filter(
+        ~pl.col("status").is_in([BREACHED, INSUFFICIENT_DATA]) & (pl.col("time_to_exhaustion_s") <= pl.col("_h"))
+    )
+    return df.select(
+        "timestamp",
+        "burn_rate",
+        "remaining_fraction",
+        "time_to_exhaustion_s",
+        exhausted_at=eval_at + pl.duration(milliseconds=(pl.col("time_to_exhaustion_s") * 1000).cast(pl.Int64)),
+        status=pl.col("status"),
+    )
