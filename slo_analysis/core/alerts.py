@@ -270,12 +270,12 @@ def alert_episodes(
                 budget_consumed_at_fire=pl.col("burn_at_fire") * rule.long_s / slo_period_s,
             )
         )
-    schema: dict[str, Any] = {"policy": pl.String, "rule": pl.String, "severity": pl.String, "fired_at": _TS, "reset_at": _TS,
-              "duration_s": pl.Float64, "long_window_s": pl.Float64, "burn_at_fire": pl.Float64,
-              "budget_consumed_at_fire": pl.Float64}
+    schema: dict[str, Any] = {"policy": pl.String, "rule": pl.String, "severity": pl.String,
+              "fired_at": _TS, "reset_at": _TS, "duration_s": pl.Float64, "long_window_s": pl.Float64,
+              "burn_at_fire": pl.Float64, "budget_consumed_at_fire": pl.Float64}
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat([x.cast(schema) for x in parts]).sort("fired_at")
+    return pl.concat([x.cast(pl.Schema(schema)) for x in parts]).sort("fired_at")
 
 
 def backtest(
