@@ -19,7 +19,8 @@ Rules (documented here once, used by every function below):
   elevated period after the last run of at least ``quiet_periods`` (default 3) non-elevated periods
   before the raw start, searched no further back than the long window. The end is the end of the last
   elevated period before the raw end. Periods without data are not elevated. Without any elevated
-  period in reach the raw bounds are kept.
+  period in reach the raw bounds are kept. Refinement trims a raw window's ends; it never splits one
+  (a condition like 6h & 30m > 6 can hold through a quiet gap, keeping two bursts in one incident).
 - **At risk.** At every step that is neither BREACHED nor INSUFFICIENT_DATA, the time to exhaustion at
   the current burn rate ``b`` (over ``lookback_s``, default 1 h) is ``remaining_fraction x L / b``,
   ``L`` the interval length (a burn rate of 1 spends a whole budget in ``L``). The step is at risk
