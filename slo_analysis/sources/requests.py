@@ -37,7 +37,7 @@ _CORE_FIELDS = {
     "request_id": pl.String(), "trace_id": pl.String(), "status": pl.Int64(),
     "latency_ms": pl.Float64(),
 }
-_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f%z")
+_TS_NAIVE = "%Y-%m-%dT%H:%M:%S%.f"
 
 
 def _service_from_group(groups: pl.Series) -> pl.Series:
@@ -47,33 +47,35 @@ def _service_from_group(groups: pl.Series) -> pl.Series:
     return groups.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
-def _parse_ts(ts: pl.Series) -> pl.Series:
-    out = ts.str.to_datetime(_TS_FORMATS[0], strict=False, time_unit="ms").dt.replace_time_zone("UTC")
-    if (out.is_null() & ts.is_not_null()).any():
-        alt = ts.str.to_datetime(_TS_FORMATS[1], strict=False, time_unit="ms").dt.convert_time_zone("UTC")
-        out = out.fill_null(alt)
-    return out
+def _fill_unparsed_ts(parsed: pl.Series, raw: pl.Series) -> pl.Series:
+    """Second chance, only for the rows ``%+`` missed: ISO without zone (read as UTC)."""
+    missing = (parsed.is_null() & raw.is_not_null()).arg_true()
+    if len(missing) == 0:
+        return parsed
+    alt = (raw.gather(missing).str.strip_suffix("Z")
+           .str.to_datetime(_TS_NAIVE, strict=False, time_unit="ms").dt.replace_time_zone("UTC"))
+    return parsed.scatter(missing, alt)
 
 
-def _attributes(df: pl.DataFrame, names: Sequence[str]) -> pl.Series:
+def _attributes(df: pl.DataFrame, names: Sequence[str]) -> pl.Expr | pl.Series:
     """The ``attributes`` column: ``{key, value}`` for each non-null ``a.<name>`` column, per row.
 
-    Built without ``concat_list``/``list.drop_nulls`` (slow in polars 2.x): the values are laid
-    out row-major with one gather, then cut into rows by ``reshape`` when every row has every
-    attribute, else by a group-by on the (sorted) row number.
+    Built without ``concat_list``/``list.drop_nulls`` (slow in polars 2.x): an expression over a
+    fixed-size array when every row has every attribute present in the data (the usual case),
+    else a long table of the non-null values cut into rows by a group-by on the sorted row number.
     """
     n = df.height
     cols = [a for a in names if df[f"a.{a}"].null_count() < n]
     if not cols:
         return pl.Series("attributes", [[]], dtype=frames.KEY_VALUES).gather(
             pl.zeros(n, dtype=pl.UInt32, eager=True))
+    if all(df[f"a.{a}"].null_count() == 0 for a in cols):
+        return (pl.concat_arr([pl.struct(key=pl.lit(a, dtype=pl.String), value=pl.col(f"a.{a}"))
+                               for a in cols]).arr.to_list().cast(frames.KEY_VALUES))
     k = len(cols)
     pos = pl.int_range(0, n * k, dtype=pl.Int64, eager=True)
     values = pl.concat([df[f"a.{a}"] for a in cols]).gather((pos % k) * n + pos // k)
     keys = pl.Series(cols, dtype=pl.String).gather(pos % k)
-    if all(df[f"a.{a}"].null_count() == 0 for a in cols):
-        kv = pl.select(pl.struct(key=keys, value=values)).to_series()
-        return kv.reshape((n, k)).arr.to_list().cast(frames.KEY_VALUES)
     long = (pl.DataFrame({"row": pos // k, "key": keys, "value": values})
             .filter(pl.col("value").is_not_null())
             .with_columns(pl.col("row").set_sorted()))
@@ -126,10 +128,12 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
     df = df.filter(pl.col("a.status").is_not_null() & pl.col("a.latency_ms").is_not_null())
     if df.is_empty():
         return frames.empty("requests")
-    ts = _parse_ts(df["a.ts"]).fill_null(df["timestamp"].cast(frames.UTC_MS))
     status = pl.col("a.status")
+    attributes = _attributes(df, attrs)
+    # one select: polars evaluates these expressions in parallel
     out = df.select(
-        timestamp=ts,
+        timestamp=pl.col("a.ts").str.to_datetime("%+", strict=False, time_unit="ms")
+        .dt.convert_time_zone("UTC"),
         service=pl.col("a.service").fill_null(_service_from_group(df["log_group"])),
         operation=pl.coalesce("a.operation", "a.route", pl.lit(UNKNOWN_OPERATION)),
         status_code=status.cast(pl.Int32, strict=False),
@@ -138,8 +142,10 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
         error=(status >= 400) & (status < 500),
         request_id=pl.col("a.request_id"),
         trace_id=pl.col("a.trace_id"),
-        attributes=_attributes(df, attrs),
+        attributes=attributes,
     )
+    ts = _fill_unparsed_ts(out["timestamp"], df["a.ts"]).fill_null(df["timestamp"].cast(frames.UTC_MS))
+    out = out.with_columns(ts.alias("timestamp"))
     out = frames.validate(out, "requests")
     report.add_rows("requests", out.height)
     return out
