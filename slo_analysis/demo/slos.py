@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,11 @@ SLOS: tuple[SloSpec, ...] = (
     ),
 )
 
+
+
+def _fraction(percent: float) -> float:
+    """A percentage as the fraction a person would write (99.9 -> 0.999, not 0.9990000000000001)."""
+    return float(Decimal(str(percent)) / 100)
 
 def _metric(
     ns: str, name: str, dims: list[tuple[str, str]], stat: str, qid: str, unit: str | None = None
@@ -177,7 +183,7 @@ def _openslo(spec: SloSpec) -> list[dict[str, Any]]:
             "displayName": "p99 under 800 ms",
             "op": "lt",
             "value": 800,
-            "target": spec.goal / 100,
+            "target": _fraction(spec.goal),
             "timeSliceTarget": 0.99,
             "timeSliceWindow": "1m",
         }
@@ -203,7 +209,7 @@ def _openslo(spec: SloSpec) -> list[dict[str, Any]]:
             }
 
         sli = {"ratioMetric": {"counter": True, "bad": q("Fault", "Sum"), "total": q("Latency", "SampleCount")}}
-        objective = {"displayName": "no 5xx", "target": spec.goal / 100}
+        objective = {"displayName": "no 5xx", "target": _fraction(spec.goal)}
         method = "Occurrences"
     else:
 
@@ -222,7 +228,7 @@ def _openslo(spec: SloSpec) -> list[dict[str, Any]]:
             }
 
         sli = {"ratioMetric": {"counter": True, "good": c("FirstResponseWithin5m"), "total": c("TicketsCreated")}}
-        objective = {"displayName": "first response within 5 minutes", "target": spec.goal / 100}
+        objective = {"displayName": "first response within 5 minutes", "target": _fraction(spec.goal)}
         method = "Occurrences"
     return [
         {"apiVersion": "openslo/v1", "kind": "SLI", "metadata": {**meta, "name": f"{meta['name']}-sli"}, "spec": sli},
