@@ -195,16 +195,17 @@ def burn_rates(
     if not 0.0 < target < 1.0:
         raise ValueError(f"target must be a fraction in (0, 1), got {target}")
     allowed = 1.0 - target
+    cums = frame.select("timestamp", _cg=pl.col("good").cum_sum(), _cb=pl.col("bad").cum_sum())
     exprs = []
     for lb in lookbacks_s:
         n = _steps(lb, p)
-        bad = _window_sum("bad", n)
-        total = bad + _window_sum("good", n)
-        rate = pl.when(total > 0).then(bad / total / allowed)
+        bad = pl.col("_cb") - pl.col("_cb").shift(n, fill_value=0.0)
+        total = bad + pl.col("_cg") - pl.col("_cg").shift(n, fill_value=0.0)
+        ok = total > 0
         if not partial:
-            rate = pl.when(pl.int_range(pl.len()) >= n - 1).then(rate)
-        exprs.append(rate.alias(f"burn_{window_label(lb)}"))
-    return frame.select("timestamp", *exprs)
+            ok = ok & pl.col("_cb").shift(n - 1).is_not_null()
+        exprs.append(pl.when(ok).then(bad / total / allowed).alias(f"burn_{window_label(lb)}"))
+    return cums.select("timestamp", *exprs)
 
 
 def _status(remaining: pl.Expr, fraction: pl.Expr, total: pl.Expr, warning_threshold: float) -> pl.Expr:
