@@ -64,7 +64,7 @@ _BATCH = 16  # chunks decoded in parallel by one collect_all; a failing batch is
 # tolerant JSON decoding (shared with sources.requests)
 
 
-def _coerce(value: Any, dtype: pl.DataType) -> Any:
+def _coerce(value: Any, dtype: Any) -> Any:  # a polars DataType (class or instance)
     if value is None:
         return None
     if dtype == pl.String:
@@ -164,7 +164,8 @@ def decode_json_column(messages: pl.Series, dtype: pl.Struct) -> tuple[pl.Series
                 parts.extend(_bisect(s.slice(i, _CHUNK), dtype, i, bad))
     decoded = pl.concat(parts).rename("m")
     if suspect_idx:
-        fixed = _decode_rows(suspect_rows, dtype, 0, sub_bad := [])
+        sub_bad: list[int] = []
+        fixed = _decode_rows(suspect_rows, dtype, 0, sub_bad)
         order = pl.int_range(0, n, dtype=pl.Int64, eager=True)
         order = order.scatter(suspect_idx, pl.int_range(n, n + len(suspect_idx), dtype=pl.Int64,
                                                         eager=True))
@@ -415,7 +416,7 @@ def logs_from_insights_results(doc: Any, *, file: str, log_group: str | None = N
     """
     report.files.append(str(file))
     results = require(doc, "results", file)
-    rows: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
     for row in results:
         if not isinstance(row, list):
             raise InputError(file, f"results row is {type(row).__name__}, expected a list of fields")

@@ -129,7 +129,7 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
     if df.is_empty():
         return frames.empty("requests")
     status = pl.col("a.status")
-    attributes = _attributes(df, attrs)
+    attr_column = _attributes(df, attrs)
     # one select: polars evaluates these expressions in parallel
     out = df.select(
         timestamp=pl.col("a.ts").str.to_datetime("%+", strict=False, time_unit="ms")
@@ -142,7 +142,7 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
         error=(status >= 400) & (status < 500),
         request_id=pl.col("a.request_id"),
         trace_id=pl.col("a.trace_id"),
-        attributes=attributes,
+        attributes=attr_column,
     )
     ts = _fill_unparsed_ts(out["timestamp"], df["a.ts"]).fill_null(df["timestamp"].cast(frames.UTC_MS))
     out = out.with_columns(ts.alias("timestamp"))
