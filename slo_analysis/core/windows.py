@@ -25,7 +25,8 @@ Rules (documented here once, used by every function below):
   the current burn rate ``b`` (over ``lookback_s``, default 1 h) is ``remaining_fraction x L / b``,
   ``L`` the interval length (a burn rate of 1 spends a whole budget in ``L``). The step is at risk
   when that time is within ``horizon_s`` (default 24 h; ``None``: the rest of a calendar interval, or
-  ``L`` for a rolling one). For request-based SLOs this assumes traffic stays as it was.
+  ``L`` for a rolling one) and ``b`` exceeds ``min_burn_rate`` (default 1: burning no faster than the
+  SLO allows is sustainable). For request-based SLOs this assumes traffic stays as it was.
 
 Examples
 --------
@@ -305,11 +306,14 @@ def at_risk_periods(
     lookback_s: float = 3600.0,
     horizon_s: float | None = 86400.0,
     period_s: float | None = None,
+    min_burn_rate: float = 1.0,
 ) -> pl.DataFrame:
     """Steps where the current burn rate would exhaust the remaining budget within a horizon.
 
     ``budget`` is the budget frame of the same SLI (rolling or calendar). Steps already BREACHED or
-    INSUFFICIENT_DATA are not counted. Columns: ``timestamp, burn_rate, remaining_fraction,
+    INSUFFICIENT_DATA are not counted, nor steps burning at ``min_burn_rate`` or less: a burn rate of 1
+    spends the budget exactly as fast as the SLO allows (and over a rolling interval old bad events roll
+    out about as fast), so only a faster burn puts the SLO on the verge of breaching. Columns: ``timestamp, burn_rate, remaining_fraction,
     time_to_exhaustion_s, exhausted_at, status``. Use :func:`mask_windows` on the result to get windows.
 
     Examples
@@ -339,7 +343,9 @@ def at_risk_periods(
         horizon = pl.lit(float(horizon_s))
     df = df.with_columns(time_to_exhaustion_s=pl.when(pl.col("burn_rate") > 0).then(tte), _h=horizon)
     df = df.filter(
-        ~pl.col("status").is_in([BREACHED, INSUFFICIENT_DATA]) & (pl.col("time_to_exhaustion_s") <= pl.col("_h"))
+        ~pl.col("status").is_in([BREACHED, INSUFFICIENT_DATA])
+        & (pl.col("burn_rate") > min_burn_rate)
+        & (pl.col("time_to_exhaustion_s") <= pl.col("_h"))
     )
     return df.select(
         "timestamp",

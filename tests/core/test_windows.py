@@ -93,13 +93,22 @@ def test_at_risk_not_breached_with_projection() -> None:
     assert risk.height > 0
     assert not risk["status"].is_in([BREACHED]).any()
     first = risk.row(0, named=True)
-    # the 1h burn ramps up 2/60 per minute; after 29 bad minutes (580 bad): remaining 13820/14400,
-    # burn (580 / 60000) / 0.01 = 0.967 -> exhaustion in 0.9597 x 1 d / 0.967 = 85779 s < 24 h
-    assert first["timestamp"] == at(1440 + 28)
-    assert first["time_to_exhaustion_s"] == pytest.approx(13820 / 14400 * 86400 / (580 / 60000 / 0.01))
+    # the 1h burn ramps up 2/60 per minute and first exceeds 1 after 31 bad minutes (620 bad):
+    # remaining 13780/14400, burn (620 / 60000) / 0.01 = 1.033 -> exhaustion in 80,010 s < 24 h
+    assert first["timestamp"] == at(1440 + 30)
+    assert first["time_to_exhaustion_s"] == pytest.approx(13780 / 14400 * 86400 / (620 / 60000 / 0.01))
     breach = b.filter(pl.col("status") == BREACHED)["timestamp"][0]
     assert breach == at(1440 + 720)  # bad 14420 > budget 14400 at the 721st minute
     assert risk["timestamp"].max() < breach
     # a 1-hour horizon flags only the last hour before the breach
     near = at_risk_periods(f, 0.99, b, lookback_s=3600, horizon_s=3600, period_s=60)
     assert near["timestamp"].min() >= breach - timedelta(minutes=61)
+
+
+def test_burning_exactly_the_allowed_rate_is_not_at_risk() -> None:
+    # 1 % errors against a 99 % goal: burn 1, the budget is spent exactly as fast as it is earned
+    f = minutes(np.full(3 * 1440, 0.01))
+    b = rolling_budget(f, 0.99, 86400, period_s=60, method="request")
+    assert at_risk_periods(f, 0.99, b, lookback_s=3600, horizon_s=86400, period_s=60).height == 0
+    assert at_risk_periods(f, 0.99, b, lookback_s=3600, horizon_s=86400, period_s=60,
+                           min_burn_rate=0.5).height > 0
