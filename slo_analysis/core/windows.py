@@ -314,7 +314,8 @@ def at_risk_periods(
     INSUFFICIENT_DATA are not counted, nor steps burning at ``min_burn_rate`` or less: a burn rate of 1
     spends the budget exactly as fast as the SLO allows (and over a rolling interval old bad events roll
     out about as fast), so only a faster burn puts the SLO on the verge of breaching.
-    Columns: ``timestamp, burn_rate, remaining_fraction, time_to_exhaustion_s, exhausted_at, status``. Use :func:`mask_windows` on the result to get windows.
+    Columns: ``timestamp, burn_rate, remaining_fraction, time_to_exhaustion_s, exhausted_at, status``.
+    Use :func:`mask_windows` on the result to get windows.
 
     Examples
     --------
