@@ -7,13 +7,17 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from tqdm import tqdm
 
 from slo_analysis.exceptions import SloAnalysisError
+
+if TYPE_CHECKING:
+    from slo_analysis.store import Snapshot
 
 __all__ = ["app"]
 
@@ -97,10 +101,59 @@ def demo_main(
                                                                          leave=False))
         typer.echo(f"imported {len(result.imported)} file(s), {len(result.already_imported)} already present, "
                    f"{len(result.skipped)} skipped")
-        typer.echo(format_summary(snapshot_summary(Snapshot.open(snap_dir))))
+        snap = Snapshot.open(snap_dir)
+        typer.echo(format_summary(snapshot_summary(snap)))
+        typer.echo("")
+        typer.echo(_slo_report(snap))
+        typer.echo("")
+        typer.echo(_ground_truth(json.loads((folder / "scenario.json").read_text())))
     except SloAnalysisError as exc:
         _fail(exc)
     typer.echo(f"done in {time.perf_counter() - t0:.1f} s")
+
+
+def _ts(value: datetime | None) -> str:
+    return "-" if value is None else value.strftime("%m-%d %H:%M")
+
+
+def _slo_report(snap: Snapshot) -> str:
+    """The SLO status table and each SLO's breach, incident and at-risk windows, as text."""
+    from slo_analysis.analysis.slo_evaluation import evaluate_slos, status_table
+
+    evaluations = evaluate_slos(snap)
+    table = status_table(evaluations)
+    start, end = evaluations[0].window if evaluations else (None, None)
+    lines = [f"SLO status at the end of the snapshot ({_ts(end)} UTC; budgets over each SLO's interval):",
+             f"  {'SLO':<30} {'source':<20} {'target':>7} {'interval':<16} {'attainment':>10} "
+             f"{'budget left':>11} {'status':<17} {'worst seen':<17}"]
+    for r in table.iter_rows(named=True):
+        att = "-" if r["attainment"] is None else f"{r['attainment']:.3%}"
+        left = "-" if r["budget_remaining"] is None else f"{r['budget_remaining']:.1%}"
+        lines.append(f"  {r['slo']:<30} {r['source']:<20} {r['target']:>7.2%} {r['interval']:<16} {att:>10} "
+                     f"{left:>11} {r['status']:<17} {r['worst_status'] or '-':<17}")
+    lines.append("Windows (UTC, half-open):")
+    for ev in evaluations:
+        parts = []
+        for label, df in (("breached", ev.breaches), ("incident", ev.incidents), ("at risk", ev.at_risk)):
+            parts += [f"{label} {_ts(w['start'])}-{_ts(w['end'])}" for w in df.iter_rows(named=True)]
+        lines.append(f"  {ev.slo.name:<30} {'; '.join(parts) if parts else 'clean'}")
+    return "\n".join(lines)
+
+
+def _ground_truth(scenario: dict[str, Any]) -> str:
+    """What really happened in the demo (scenario.json), to read beside the analysis above."""
+    inc, surge = scenario["incident"], scenario["surge"]
+    culprit, decoy = scenario["culprit_deployment"], scenario["decoy_deployment"]
+    return "\n".join([
+        "Ground truth (scenario.json; the analysis never reads it):",
+        f"  incident  onset {inc['onset']}  detection {inc['detection']}  recovery {inc['recovery']}",
+        f"  culprit   {culprit['id']} {culprit['service']} {culprit['version_from']} -> {culprit['version_to']} "
+        f"by {culprit['actor']}, started {culprit['started']}",
+        f"  rollback  {inc['rollback_started']} -> {inc['rollback_finished']}",
+        f"  decoy     {decoy['id']} {decoy['service']} at {decoy['started']} (benign)",
+        f"  surge     {surge.get('start')} -> {surge.get('end')} (no deployment)",
+        f"  breached  {', '.join(scenario['breached_slos'])}",
+    ])
 
 
 @app.command("import")
@@ -143,6 +196,17 @@ def summary_cmd(
         _fail(exc)
         return
     typer.echo(json.dumps(summary, indent=2, default=str) if as_json else format_summary(summary))
+
+
+@app.command("slos")
+def slos_cmd(snapshot: Annotated[Path, typer.Argument(help="Snapshot folder.")]) -> None:
+    """Evaluate every SLO of a snapshot: status table and breach, incident and at-risk windows."""
+    from slo_analysis.store import Snapshot
+
+    try:
+        typer.echo(_slo_report(Snapshot.open(snapshot)))
+    except SloAnalysisError as exc:
+        _fail(exc)
 
 
 @app.command("verify")

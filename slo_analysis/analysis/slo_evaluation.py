@@ -38,10 +38,11 @@ class SloEvaluation:
     slo: SLO
     window: tuple[datetime, datetime]
     sli: SliSeries
-    budget: pl.DataFrame  # core.budget frame: status at every step
-    breaches: pl.DataFrame  # core.windows.breach_windows
+    budget: pl.DataFrame  # core.budget frame: status at every step (early steps see a truncated interval)
+    breaches: pl.DataFrame  # core.windows.breach_windows, over steps with a full interval behind them
     incidents: pl.DataFrame  # core.windows.incident_windows
     at_risk: pl.DataFrame  # windows (start, end, ...) where the budget would run out within the horizon
+    warm_from: datetime  # first step with a full interval of data behind it (rolling intervals)
 
 
 def snapshot_window(frames: FrameSource) -> tuple[datetime, datetime]:
@@ -53,11 +54,14 @@ def snapshot_window(frames: FrameSource) -> tuple[datetime, datetime]:
 
 
 def evaluate_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime], *, period_s: int = 60,
-                 at_risk_horizon_s: float = 86400.0) -> SloEvaluation:
+                 at_risk_lookback_s: float = 7200.0, at_risk_horizon_s: float = 86400.0) -> SloEvaluation:
     """SLI, budget time series, breach / incident / at-risk windows of ``slo`` over ``window``.
 
     The budget follows the SLO's interval: rolling (look back the interval length from every step)
     or calendar (reset at each calendar boundary). Incident windows use the Workbook's page conditions.
+    At-risk steps burn faster than the SLO allows and would exhaust the remaining budget within
+    ``at_risk_horizon_s`` (24 h) at the burn rate of the last ``at_risk_lookback_s`` (2 h: long enough
+    that a few late tickets in a quiet hour do not flag, short enough to catch a two-hour surge).
     """
     step = slo.period_s if slo.method == "period" and slo.period_s else period_s
     start, end = align_window(window, step)
@@ -68,18 +72,22 @@ def evaluate_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime
     else:
         budget = rolling_budget(sli, slo.target, interval_length(slo).total_seconds(),
                                 warning_threshold=slo.warning_threshold)
-    risk = at_risk_periods(sli, slo.target, budget, horizon_s=at_risk_horizon_s)
-    risk_windows = mask_windows(risk["timestamp"], pl.Series([True] * risk.height), sli.period_s,
-                                merge_gap_s=900.0) if risk.height else pl.DataFrame(
-        schema={"start": pl.Datetime("ms", "UTC"), "end": pl.Datetime("ms", "UTC"), "duration_s": pl.Float64})
+    # Breach and at-risk windows need a full interval behind each step: early in the data a truncated
+    # rolling interval holds a sliver of budget that any blip would "exhaust" or "breach".
+    warm_from = start if slo.interval.kind == "calendar" else start + interval_length(slo)
+    full = budget.filter(pl.col("timestamp") >= warm_from)
+    risk = at_risk_periods(sli, slo.target, full, lookback_s=at_risk_lookback_s, horizon_s=at_risk_horizon_s)
+    steps = budget["timestamp"]
+    risk_windows = mask_windows(steps, steps.is_in(risk["timestamp"].implode()), sli.period_s, merge_gap_s=900.0)
     return SloEvaluation(
         slo=slo,
         window=(start, end),
         sli=sli,
         budget=budget,
-        breaches=breach_windows(budget, sli.period_s),
+        breaches=breach_windows(full, sli.period_s),
         incidents=incident_windows(sli, slo.target),
         at_risk=risk_windows,
+        warm_from=warm_from,
     )
 
 
@@ -104,12 +112,14 @@ def _first(df: pl.DataFrame, col: str) -> datetime | None:
 
 
 def status_table(evaluations: list[SloEvaluation]) -> pl.DataFrame:
-    """One row per SLO: attainment, budget remaining and status at the window's end, worst status seen,
-    and the breach, incident and at-risk windows (count, first start, first end)."""
+    """One row per SLO: attainment, budget remaining and status at the window's end, worst status seen
+    once a full interval of data is behind (``warm_from``), and the breach, incident and at-risk windows
+    (count, first start, first end)."""
     rows = []
     for ev in evaluations:
         last = ev.budget.tail(1)
-        worst = max(ev.budget["status"].unique().to_list(), key=lambda s: _SEVERITY.get(s, 0), default=None)
+        seen = ev.budget.filter(pl.col("timestamp") >= ev.warm_from)["status"].unique().to_list()
+        worst = max(seen, key=lambda s: _SEVERITY.get(s, 0), default=None)
         rows.append({
             "slo": ev.slo.name,
             "source": ev.slo.source,

@@ -314,7 +314,7 @@ def simulate(story: Story, seed: int, scale: float) -> Simulation:
     assigned = np.where(
         overflow, created + r_tix.integers(3 * MINUTE_MS, 9 * MINUTE_MS, nt), created + r_tix.integers(200, 1500, nt)
     )
-    load_f = 1.0 + 0.35 * (surge[np.clip((created - story.start_ms) // MINUTE_MS, 0, story.minutes - 1)] - 1.0)
+    load_f = 1.0 + 0.5 * (surge[np.clip((created - story.start_ms) // MINUTE_MS, 0, story.minutes - 1)] - 1.0)
     first = assigned + np.round(_ln(r_tix, 75_000, 0.6, nt) * load_f).astype(np.int64)
     resolved = first + np.round(_ln(r_tix, 40 * MINUTE_MS, 0.8, nt)).astype(np.int64)
     tickets = _frame(

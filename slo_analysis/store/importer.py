@@ -83,7 +83,7 @@ Found = list[tuple[Detected, bytes]]
 
 # Kinds parsed on their own, with no companion file.
 _STANDALONE: dict[str, Parser] = {
-    "xray-traces": lambda d, r: {"spans": xray.spans_from_batch_get_traces(d.content, file=str(d.path))},
+    "xray-traces": lambda d, r: {"spans": xray.spans_from_batch_get_traces(d.content, file=str(d.path), report=r)},
     "xray-segment": lambda d, r: {"spans": xray.spans_from_segment_documents([d.content], file=str(d.path))},
     "slo-application-signals": lambda d, r: {
         "slos": application_signals.slos_from_application_signals(d.content, file=str(d.path))},
