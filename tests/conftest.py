@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +35,28 @@ def demo_snapshot(small_demo: Path, tmp_path_factory: pytest.TempPathFactory) ->
     snap = tmp_path_factory.mktemp("snapshot") / "demo"
     import_files([p for p in small_demo.iterdir() if p.name != "scenario.json"], snap)
     return snap
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on 127.0.0.1 (real HTTP) for boto3 clients; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def fake_session() -> Any:
+    """A boto3 session with moto's dummy credentials (never real ones) in eu-west-1."""
+    import boto3
+
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                         aws_session_token="testing", region_name="eu-west-1")
