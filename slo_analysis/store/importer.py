@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:([a-z]{2}-[a-z]+-\d):(\d{12}):")
 _PAGE_SUFFIX = re.compile(r"(-page\d+)?(\.json)?(\.gz)?$")
+_RAW_PREFIX = re.compile(r"^[0-9a-f]{16}-")  # Snapshot.add_raw names files <sha16>-<name>
 
 
 @dataclass
@@ -73,9 +74,10 @@ def expand_inputs(sources: Iterable[str | Path]) -> list[Path]:
 
 
 def _stem(path: Path) -> str:
-    """Name shared by companion files: get-metric-data-0001.json.gz and get-metric-data-0001.queries.json."""
-    name = _PAGE_SUFFIX.sub("", path.name)
-    return name.removesuffix(".queries")
+    """Name shared by companion files: get-metric-data-0001.json.gz and get-metric-data-0001.queries.json,
+    and a snapshot's raw/<kind>/<sha16>-<unit>.json.gz and <sha16>-<unit>.request.json.gz."""
+    name = _RAW_PREFIX.sub("", _PAGE_SUFFIX.sub("", path.name))
+    return name.removesuffix(".queries").removesuffix(".request")
 
 
 Parser = Callable[[Detected, LoadReport], dict[str, pl.DataFrame]]
