@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -136,7 +137,9 @@ def as_float(value: Any, file: str, key: str) -> float:
 
 
 def as_int(value: Any, file: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    # isfinite first: int() of inf or nan raises OverflowError / ValueError rather than saying which key
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value)) or value != int(value)):
         raise InputError(file, f"{key!r} must be an integer, found {value!r}", key=key)
     return int(value)
 
