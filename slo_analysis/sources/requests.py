@@ -24,7 +24,7 @@ import polars as pl
 
 from slo_analysis import frames
 from slo_analysis.sources._io import LoadReport
-from slo_analysis.sources.cloudwatch_logs import decode_json_column
+from slo_analysis.sources._json import decode_json_column
 
 __all__ = ["DEFAULT_ATTRIBUTES", "UNKNOWN_OPERATION", "requests_from_logs", "requests_from_spans"]
 

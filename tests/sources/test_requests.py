@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from slo_analysis import frames
 from slo_analysis.sources import xray
 from slo_analysis.sources._io import LoadReport
-from slo_analysis.sources.cloudwatch_logs import decode_json_column, logs_from_export_file
+from slo_analysis.sources._json import decode_json_column
+from slo_analysis.sources.cloudwatch_logs import logs_from_export_file
 from slo_analysis.sources.requests import requests_from_logs, requests_from_spans
 
 AWS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "aws"
