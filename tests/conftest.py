@@ -60,3 +60,47 @@ def fake_session() -> Any:
 
     return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                          aws_session_token="testing", region_name="eu-west-1")
+
+
+# ----------------------------------------------------------------------------- least-privilege recorder
+# Every AWS operation made through slo_analysis.sources.aws.client during the run is recorded here;
+# tests/test_iam_policy.py (moved to the end of the run) checks each one against iam/*.json. Tests
+# create their set-up data (PutMetricData, CreateDeployment, ...) with plain boto3 clients, which are
+# not recorded: only what the package itself calls must be in the read-only policy.
+IAM_POLICY_TESTS = "test_iam_policy.py"
+_RECORDED_OPERATIONS: set[tuple[str, str]] = set()
+_COLLECTED_FILES: set[str] = set()
+
+
+def _record_operation(service: str, operation: str) -> None:
+    _RECORDED_OPERATIONS.add((service, operation))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_operation_recorder() -> Iterator[None]:
+    """Record (service, operation) of every call made through ``slo_analysis.sources.aws.client``."""
+    from slo_analysis.sources import aws
+
+    aws.add_operation_observer(_record_operation)
+    try:
+        yield
+    finally:
+        aws.remove_operation_observer(_record_operation)
+
+
+@pytest.fixture(scope="session")
+def recorded_operations() -> set[tuple[str, str]]:
+    """The (boto3 service name, operation name) pairs the package called so far in this run."""
+    return _RECORDED_OPERATIONS
+
+
+@pytest.fixture(scope="session")
+def collected_test_files() -> set[str]:
+    """File names of every test module collected in this run."""
+    return _COLLECTED_FILES
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the IAM policy tests last, once every other test has made its AWS calls."""
+    _COLLECTED_FILES.update(item.path.name for item in items)
+    items.sort(key=lambda item: item.path.name == IAM_POLICY_TESTS)  # stable: others keep their order
