@@ -7,10 +7,14 @@ one-line-per-SLO summary (attainment, budget remaining, status, worst status, wi
 
 Examples
 --------
+On the demo (``demo_snapshot()`` is the path of a small generated demo snapshot):
+
+>>> import polars as pl
 >>> import slo_analysis as sa
->>> snap = sa.store.Snapshot.open("data/demo-snapshot")             # doctest: +SKIP
->>> evaluations = evaluate_slos(snap)                              # doctest: +SKIP
->>> status_table(evaluations).select("slo", "status")              # doctest: +SKIP
+>>> snap = sa.store.Snapshot.open(demo_snapshot())
+>>> table = status_table(evaluate_slos(snap))
+>>> sorted(table.filter(pl.col("worst_status") == "BREACHED")["slo"])
+['CreateTicket-Latency-p99', 'FirstResponse-5m', 'createticket-latency-p99', 'firstresponse-5m']
 """
 
 from __future__ import annotations

@@ -63,6 +63,12 @@ Condition = tuple[tuple[float, ...], float]
 PAGE_CONDITIONS: tuple[Condition, ...] = (((3600.0, 300.0), 14.4), ((21600.0, 1800.0), 6.0))
 
 _SCHEMA = {"start": pl.Datetime("ms", "UTC"), "end": pl.Datetime("ms", "UTC"), "duration_s": pl.Float64}
+_INCIDENT_SCHEMA: dict[str, pl.DataType] = {
+    "start": pl.Datetime("ms", "UTC"), "end": pl.Datetime("ms", "UTC"), "duration_s": pl.Float64(),
+    "condition_start": pl.Datetime("ms", "UTC"), "condition_end": pl.Datetime("ms", "UTC"),
+    "baseline_ratio": pl.Float64(), "threshold_ratio": pl.Float64(), "peak_bad_ratio": pl.Float64(),
+    "bad": pl.Float64(),
+}
 
 
 def _ms(seconds: float) -> int:
@@ -95,12 +101,14 @@ def mask_windows(
     [240.0]
     """
     p = pl.duration(milliseconds=_ms(period_s))
-    df = pl.DataFrame({"timestamp": timestamps, "_m": mask.fill_null(False).cast(pl.Boolean)})
+    # only the rows where the mask holds are grouped: a run starts where the row index jumps
+    rows = np.flatnonzero(mask.fill_null(False).cast(pl.Boolean).to_numpy())
+    run = np.cumsum(np.diff(rows, prepend=-2) != 1)
+    df = pl.DataFrame({"timestamp": timestamps.gather(rows), "_run": run})
     if values:
-        df = df.with_columns(**values)
-    df = df.with_columns(_run=(pl.col("_m") != pl.col("_m").shift(1, fill_value=False)).cum_sum())
+        df = df.with_columns(**{k: v.gather(rows) for k, v in values.items()})
     runs = (
-        df.filter(pl.col("_m"))
+        df
         .group_by("_run", maintain_order=True)
         .agg(pl.col("timestamp").first().alias("start"), (pl.col("timestamp").last() + p).alias("end"), *aggs)
         .drop("_run")
@@ -125,9 +133,18 @@ def mask_windows(
 
 
 def burn_condition(
-    sli: Any, target: float, conditions: Sequence[Condition] = PAGE_CONDITIONS, *, period_s: float | None = None
+    sli: Any,
+    target: float,
+    conditions: Sequence[Condition] = PAGE_CONDITIONS,
+    *,
+    period_s: float | None = None,
+    burn: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Burn rates of every window the conditions use, and whether any condition holds at each step.
+
+    ``burn`` is an optional output of :func:`~slo_analysis.core.budget.burn_rates` for the same SLI and
+    target holding (at least) every ``burn_<window>`` column the conditions use: it is reused instead of
+    computing the burn rates again.
 
     Examples
     --------
@@ -138,7 +155,11 @@ def burn_condition(
     [False, True]
     """
     windows = sorted({w for ws, _ in conditions for w in ws}, reverse=True)
-    br = burn_rates(sli, target, windows, period_s=period_s)
+    names = [f"burn_{window_label(w)}" for w in windows]
+    if burn is not None and all(c in burn.columns for c in names):
+        br = burn.select("timestamp", *names)
+    else:
+        br = burn_rates(sli, target, windows, period_s=period_s)
     holds = [
         pl.all_horizontal([(pl.col(f"burn_{window_label(w)}") > factor).fill_null(False) for w in ws])
         for ws, factor in conditions
@@ -228,10 +249,12 @@ def incident_windows(
     mad_k: float = 3.0,
     quiet_periods: int = 3,
     refine: bool = True,
+    burn: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Incident windows: where a burn-rate condition holds, merged, with onset and end refined.
 
-    See the module docstring for the rules. Columns: ``start, end, duration_s`` (refined),
+    See the module docstring for the rules. ``burn`` optionally passes burn rates already computed for
+    this SLI and target (see :func:`burn_condition`). Columns: ``start, end, duration_s`` (refined),
     ``condition_start, condition_end`` (the raw, merged condition window), ``baseline_ratio,
     threshold_ratio`` (the onset rule's figures), ``peak_bad_ratio`` and ``bad`` (bad events in
     ``[start, end)``).
@@ -249,10 +272,12 @@ def incident_windows(
     [('02:00', '02:30')]
     """
     frame, p, _ = sli_parts(sli, period_s, "request")
-    cond = burn_condition(frame, target, conditions, period_s=p)
+    cond = burn_condition(frame, target, conditions, period_s=p, burn=burn)
     raw = mask_windows(frame["timestamp"], cond["condition"], p, merge_gap_s=merge_gap_s)
     raw = raw.rename({"start": "condition_start", "end": "condition_end"}).drop("duration_s")
     ts = frame["timestamp"].dt.epoch("ms").to_numpy()
+    if raw.height == 0:
+        return pl.DataFrame(schema=_INCIDENT_SCHEMA)
     total = (frame["good"] + frame["bad"]).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(total > 0, frame["bad"].to_numpy() / total, np.nan)
@@ -280,9 +305,14 @@ def incident_windows(
     out = out.with_columns(duration_s=(pl.col("end") - pl.col("start")).dt.total_milliseconds() / 1000.0).filter(
         pl.col("duration_s") >= min_duration_s
     )
+    # the rows inside each (disjoint, sorted) window, found by binary search instead of an as-of join
+    lo = np.searchsorted(ts, out["start"].dt.epoch("ms").to_numpy())
+    hi = np.searchsorted(ts, out["end"].dt.epoch("ms").to_numpy())
+    inside = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)] or [np.zeros(0, np.int64)])
     stats = (
-        frame.join_asof(out.select("start", "end").sort("start"), left_on="timestamp", right_on="start")
-        .filter(pl.col("timestamp") < pl.col("end"))
+        frame.select("good", "bad")
+        .gather(inside)
+        .with_columns(start=out["start"].gather(np.repeat(np.arange(out.height), hi - lo)))
         .group_by("start")
         .agg(
             peak_bad_ratio=pl.when(pl.col("good") + pl.col("bad") > 0)
@@ -325,6 +355,9 @@ def at_risk_periods(
     ...                   "bad": [0.0, 0.0, 3.0]}, schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
     >>> b = rolling_budget(f, 0.99, 3600, period_s=60, method="request")
     >>> r = at_risk_periods(f, 0.99, b, lookback_s=60, horizon_s=14400, period_s=60)
+    >>> r.height  # burn rate 0.3: slower than the SLO allows, so not at risk
+    0
+    >>> r = at_risk_periods(f, 0.99, b, lookback_s=60, horizon_s=14400, period_s=60, min_burn_rate=0.0)
     >>> r["time_to_exhaustion_s"].round(1).to_list()
     [10800.0]
     """
