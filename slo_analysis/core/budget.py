@@ -51,6 +51,7 @@ __all__ = [
     "BREACHED",
     "INSUFFICIENT_DATA",
     "STATUSES",
+    "STATUS_DTYPE",
     "Method",
     "sli_parts",
     "window_label",
@@ -67,6 +68,8 @@ WARNING = "WARNING"
 BREACHED = "BREACHED"
 INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 STATUSES = (OK, WARNING, BREACHED, INSUFFICIENT_DATA)
+STATUS_DTYPE = pl.Enum(STATUSES)
+"""The ``status`` column's dtype: an Enum over :data:`STATUSES` (compares with the plain strings)."""
 
 Method = Literal["request", "period"]
 CalendarUnit = Literal["MINUTE", "HOUR", "DAY", "MONTH"]
@@ -168,7 +171,8 @@ def burn_rates(
 
     The value at a row covers the ``ceil(lookback / period_s)`` periods ending with that row's period
     (evaluated at its end). Rows whose look-back reaches before the frame's first period are null
-    unless ``partial=True``; a look-back holding no valid event is null.
+    unless ``partial=True``; a look-back holding no valid event is null. The cumulative sums of good
+    and bad events are computed once; every look-back is a shift-and-subtract of them.
 
     Parameters
     ----------
@@ -195,39 +199,45 @@ def burn_rates(
     if not 0.0 < target < 1.0:
         raise ValueError(f"target must be a fraction in (0, 1), got {target}")
     allowed = 1.0 - target
-    cums = frame.select("timestamp", _cg=pl.col("good").cum_sum(), _cb=pl.col("bad").cum_sum())
+    steps = [(f"burn_{window_label(lb)}", _steps(lb, p)) for lb in lookbacks_s]
+    cum = frame.select("timestamp", _cg=pl.col("good").cum_sum(), _cb=pl.col("bad").cum_sum())
     exprs = []
-    for lb in lookbacks_s:
-        n = _steps(lb, p)
+    for name, n in steps:
         bad = pl.col("_cb") - pl.col("_cb").shift(n, fill_value=0.0)
         total = bad + pl.col("_cg") - pl.col("_cg").shift(n, fill_value=0.0)
         ok = total > 0
         if not partial:
             ok = ok & pl.col("_cb").shift(n - 1).is_not_null()
-        exprs.append(pl.when(ok).then(bad / total / allowed).alias(f"burn_{window_label(lb)}"))
-    return cums.select("timestamp", *exprs)
+        exprs.append(pl.when(ok).then(bad / total / allowed).alias(name))
+    return cum.select("timestamp", *exprs)
 
 
 def _status(remaining: pl.Expr, fraction: pl.Expr, total: pl.Expr, warning_threshold: float) -> pl.Expr:
-    return (
+    """Status as an Enum over :data:`STATUSES`, from a small integer code (no strings in the hot path)."""
+    code = (
         pl.when(total <= 0)
-        .then(pl.lit(INSUFFICIENT_DATA))
+        .then(pl.lit(3, pl.UInt8))
         .when(remaining < 0)
-        .then(pl.lit(BREACHED))
+        .then(pl.lit(2, pl.UInt8))
         .when(fraction < warning_threshold)
-        .then(pl.lit(WARNING))
-        .otherwise(pl.lit(OK))
+        .then(pl.lit(1, pl.UInt8))
+        .otherwise(pl.lit(0, pl.UInt8))
     )
+    return code.cat.to(STATUS_DTYPE)
+
+
+def _check_goal(target: float, warning_threshold: float) -> None:
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target must be a fraction in (0, 1), got {target}")
+    if not 0.0 <= warning_threshold <= 1.0:
+        raise ValueError(f"warning_threshold must be a fraction in [0, 1], got {warning_threshold}")
 
 
 def _finish(
     df: pl.DataFrame, target: float, method: str, period_s: float, interval_periods: pl.Expr, warning_threshold: float
 ) -> pl.DataFrame:
     """Add attainment, budget and status columns to a frame with cumulative ``good``/``bad``/``total``."""
-    if not 0.0 < target < 1.0:
-        raise ValueError(f"target must be a fraction in (0, 1), got {target}")
-    if not 0.0 <= warning_threshold <= 1.0:
-        raise ValueError(f"warning_threshold must be a fraction in [0, 1], got {warning_threshold}")
+    _check_goal(target, warning_threshold)
     allowed = 1.0 - target
     budget_total = (pl.col("total") if method == "request" else interval_periods) * allowed
     df = df.with_columns(
@@ -264,7 +274,7 @@ def rolling_budget(
     period). Columns: ``timestamp, interval_start, interval_end, good, bad, total`` (valid events in the
     look-back), ``attainment, budget_total, budget_remaining, remaining_fraction`` (budget in events:
     requests or periods), ``budget_total_s, budget_remaining_s`` (period-based only, else null) and
-    ``status``.
+    ``status`` (:data:`STATUS_DTYPE`).
 
     Examples
     --------

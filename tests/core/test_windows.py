@@ -112,3 +112,18 @@ def test_burning_exactly_the_allowed_rate_is_not_at_risk() -> None:
     assert at_risk_periods(f, 0.99, b, lookback_s=3600, horizon_s=86400, period_s=60).height == 0
     assert at_risk_periods(f, 0.99, b, lookback_s=3600, horizon_s=86400, period_s=60,
                            min_burn_rate=0.5).height > 0
+
+
+def test_incident_windows_reuse_burn_rates_exactly() -> None:
+    from slo_analysis.core.budget import burn_rates as _burn_rates
+
+    ts = pl.datetime_range(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC), "1m",
+                           eager=True, time_unit="ms", closed="left")
+    bad = [300.0 if 600 <= i < 660 else (0.0 if i % 7 else 1.0) for i in range(ts.len())]
+    f = pl.DataFrame({"timestamp": ts, "good": [1000.0 - b for b in bad], "bad": bad})
+    br = _burn_rates(f, 0.999, [300, 1800, 3600, 7200, 21600, 86400], period_s=60)
+    own = incident_windows(f, 0.999, period_s=60)
+    assert own.height == 1
+    assert own.equals(incident_windows(f, 0.999, period_s=60, burn=br))
+    quiet = f.with_columns(good=pl.lit(1000.0), bad=pl.lit(0.0))
+    assert incident_windows(quiet, 0.999, period_s=60).schema == own.schema
