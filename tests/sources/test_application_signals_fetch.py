@@ -81,7 +81,7 @@ def _run(fetcher: Any, done: set[str] | None = None) -> list[Fetched]:
 
 
 def test_list_services_follows_every_page(signals: Stubbed) -> None:
-    summary = {"KeyAttributes": KEYS, "MetricReferences": [
+    summary: dict[str, Any] = {"KeyAttributes": KEYS, "MetricReferences": [
         {"Namespace": "ApplicationSignals", "MetricType": "LATENCY", "MetricName": "Latency"}]}
     other = {**summary, "KeyAttributes": {**KEYS, "Name": "kb-search"}}
     base = {"StartTime": WINDOW[0], "EndTime": WINDOW[1], "MaxResults": 100}
