@@ -397,9 +397,9 @@ def iter_insights_parts(settings: AwsSettings | None, log_groups: Sequence[str],
         raise AwsSourceError(f"limit must be 1..{INSIGHTS_MAX_LIMIT}, got {limit}")
     if max_concurrent < 1 or align_s < 1 or max_splits < 0:
         raise AwsSourceError("max_concurrent and align_s must be >= 1, max_splits >= 0")
+    win_a, win_b = window_ms(window)
     poll = poll or PollPolicy()
     c: Any = aws or client("logs", settings)
-    win_a, win_b = window_ms(window)
     a0, b0 = win_a // 1000, -(-win_b // 1000)
     done = {(int(x), int(y)) for x, y in done_ranges}
     max_pages = -(-limit // INSIGHTS_PAGE_ROWS) + 1
