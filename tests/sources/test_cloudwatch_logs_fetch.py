@@ -404,6 +404,11 @@ def test_insights_argument_bounds() -> None:
 # real client validates the requests; responses are validated against the model's output shapes)
 
 
+def _http200() -> AWSResponse:
+    """The HTTP response botocore's Stubber pairs with a stubbed answer."""
+    return AWSResponse(None, 200, {}, None)  # type: ignore[arg-type]
+
+
 class FakeInsights:
     """One event per second at ``s + 0.5``; StartQuery's range is inclusive of its end second."""
 
@@ -443,7 +448,7 @@ class FakeInsights:
                     self.active -= 1
         time.sleep(0.002)  # let other workers interleave
         validate_parameters(out, model.output_shape)
-        return AWSResponse(None, 200, {}, None), out
+        return _http200(), out
 
 
 def test_insights_concurrency_cap_is_honoured(fake_session: Any) -> None:
@@ -469,9 +474,9 @@ def test_insights_failure_stops_the_other_running_queries(fake_session: Any) -> 
         p = context["fake_params"]
         if model.name == "StopQuery":
             stopped.append(p["queryId"])
-            return AWSResponse(None, 200, {}, None), {"success": True}
+            return _http200(), {"success": True}
         if model.name == "GetQueryResults" and fake.ranges.get(p["queryId"], (0,))[0] >= S0 + 8:
-            return AWSResponse(None, 200, {}, None), {"status": "Failed", "results": []}
+            return _http200(), {"status": "Failed", "results": []}
         return original(model, context, **kw)
 
     c.meta.events.unregister("before-call.logs.*", original)
