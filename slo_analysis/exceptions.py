@@ -9,8 +9,9 @@ context needed to act on it (frame, column, file, line, key)::
     │   ├── TruncatedInputError       truncated gzip or cut-off JSON
     │   ├── MissingKeyError           a JSON document lacks a key its format requires (names the key)
     │   └── UnrecognizedInputError    content matches no supported format
-    └── SnapshotError             an incident snapshot folder is unusable (names the path)
-        └── ChecksumError             a stored file no longer matches the sha256 in manifest.json
+    ├── SnapshotError             an incident snapshot folder is unusable (names the path)
+    │   └── ChecksumError             a stored file no longer matches the sha256 in manifest.json
+    └── AwsSourceError            a live AWS source could not deliver complete data (names the operation)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "UnrecognizedInputError",
     "SnapshotError",
     "ChecksumError",
+    "AwsSourceError",
 ]
 
 
@@ -84,3 +86,7 @@ class SnapshotError(SloAnalysisError):
 
 class ChecksumError(SnapshotError):
     """A stored file's sha256 differs from the one recorded in manifest.json."""
+
+
+class AwsSourceError(SloAnalysisError):
+    """A live AWS source could not deliver complete data (names the operation and the request)."""

@@ -42,10 +42,9 @@ from typing import Any
 
 from slo_analysis.exceptions import SloAnalysisError
 from slo_analysis.sources.application_signals import slos_from_application_signals
-from slo_analysis.sources.aws import AwsSettings, Fetched, client, to_jsonable
+from slo_analysis.sources.aws import AwsSettings, Fetched, Stored, client, pages, to_jsonable
 
 __all__ = [
-    "Stored",
     "SliQueries",
     "MAX_SLO_IDS_PER_BUDGET_REPORT",
     "MAX_SLOS_PER_PAGE",
@@ -58,7 +57,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Stored = Callable[[str], Mapping[str, Any] | None]
 """``stored(unit)``: the response a previous run stored for a finished unit, or None."""
 Window = tuple[datetime, datetime]
 
@@ -86,35 +84,12 @@ def _check_window(window: Window) -> Window:
     return start, end
 
 
-def _paged(call: Callable[..., Any], request: Mapping[str, Any], *, unit_prefix: str, done: set[str],
-           stored: Stored | None, max_pages: int, token_key: str = "NextToken") \
-        -> Iterator[tuple[str, dict[str, Any], Mapping[str, Any], bool]]:
-    """Pages of a NextToken listing as ``(unit, request, response, new)``; ``new`` is False for a
-    finished page (from ``stored``, or read again only for its token). At most ``max_pages`` pages."""
-    token: str | None = None
-    for page in range(max_pages):
-        unit = f"{unit_prefix}/page-{page:04d}"
-        req = dict(request)
-        if token:
-            req[token_key] = token
-        response = stored(unit) if (unit in done and stored is not None) else None
-        if response is None:
-            if unit in done:
-                log.info("%s: finished, but its response is not at hand; reading it again for its token", unit)
-            response = call(**req)
-        yield unit, req, response, unit not in done
-        token = response.get(token_key)
-        if not token:
-            return
-    raise SloAnalysisError(f"{unit_prefix}: more than {max_pages} pages; raise max_pages or narrow the request")
-
-
 def _list_all(operation: str, request: Mapping[str, Any], items_key: str, settings: AwsSettings | None,
               max_pages: int) -> list[dict[str, Any]]:
     c: Any = client("application-signals", settings)
     call = getattr(c, operation)
     out: list[dict[str, Any]] = []
-    for _, _, response, _ in _paged(call, request, unit_prefix=operation, done=set(), stored=None,
+    for _, _, response, _ in pages(call, request, unit_prefix=operation, done=set(), stored=None,
                                     max_pages=max_pages):
         out.extend(to_jsonable(response.get(items_key) or []))
     return out
@@ -219,7 +194,7 @@ def slo_fetcher(settings: AwsSettings | None, *, names_or_arns: Sequence[str] | 
                 if operation_name is not None:
                     request["OperationName"] = operation_name
             prefix = f"application-signals/list-slos/{_digest(request)}"
-            for unit, req, response, new in _paged(c.list_service_level_objectives, request, unit_prefix=prefix,
+            for unit, req, response, new in pages(c.list_service_level_objectives, request, unit_prefix=prefix,
                                                    done=done, stored=stored, max_pages=max_pages):
                 if new:
                     yield Fetched("slo-list", unit, req, dict(response))

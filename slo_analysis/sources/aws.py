@@ -9,7 +9,7 @@ never logged or returned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -19,9 +19,14 @@ import polars as pl
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from slo_analysis.exceptions import AwsSourceError
+
 __all__ = [
     "AwsSettings",
     "Fetched",
+    "Fetcher",
+    "Stored",
+    "pages",
     "client",
     "add_operation_observer",
     "remove_operation_observer",
@@ -109,3 +114,42 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return value
+
+
+Fetcher = Callable[[set[str]], Iterator[Fetched]]
+"""A live source: given the units a previous run finished, yields the others (see docs/live-sources.md)."""
+
+Stored = Callable[[str], Mapping[str, Any] | None]
+"""The stored response of a finished unit, or None: lets a resumed listing skip pages it already has."""
+
+
+def pages(call: Callable[..., Any], request: Mapping[str, Any], *, unit_prefix: str, done: set[str],
+          stored: Stored | None, max_pages: int, token_in: str = "NextToken", token_out: str | None = None) \
+        -> Iterator[tuple[str, dict[str, Any], Mapping[str, Any], bool]]:
+    """Pages of a listing as ``(unit, request, response, new)``, units ``<unit_prefix>/page-NNNN``.
+
+    ``new`` is False for a page a previous run finished: its response comes from ``stored`` (or, when
+    that is not at hand, is read again only for its token). At most ``max_pages`` pages.
+
+    Raises
+    ------
+    AwsSourceError
+        when the listing has more than ``max_pages`` pages.
+    """
+    out_key = token_out or token_in
+    token: str | None = None
+    for page in range(max_pages):
+        unit = f"{unit_prefix}/page-{page:04d}"
+        req = dict(request)
+        if token:
+            req[token_in] = token
+        response = stored(unit) if (unit in done and stored is not None) else None
+        if response is None:
+            if unit in done:
+                log.info("%s: finished, but its response is not at hand; reading it again for its token", unit)
+            response = call(**req)
+        yield unit, req, response, unit not in done
+        token = response.get(out_key)
+        if not token:
+            return
+    raise AwsSourceError(f"{unit_prefix}: more than {max_pages} pages; raise max_pages or narrow the request")

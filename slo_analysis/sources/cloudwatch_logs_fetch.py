@@ -51,14 +51,12 @@ import polars as pl
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from slo_analysis.exceptions import SloAnalysisError
+from slo_analysis.exceptions import AwsSourceError
 from slo_analysis.sources import cloudwatch_logs
 from slo_analysis.sources._io import LoadReport
-from slo_analysis.sources.aws import AwsSettings, Fetched, client
-from slo_analysis.store.fetcher import Fetcher
+from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, client
 
 __all__ = [
-    "AwsSourceError",
     "InsightsQueryError",
     "InsightsTimeoutError",
     "InsightsRowCapError",
@@ -104,10 +102,6 @@ _TS_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%
 
 # --------------------------------------------------------------------------------------------------
 # errors
-
-
-class AwsSourceError(SloAnalysisError):
-    """A live AWS source could not deliver complete data (names the operation and the request)."""
 
 
 class InsightsQueryError(AwsSourceError):

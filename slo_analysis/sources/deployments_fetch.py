@@ -37,12 +37,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from slo_analysis.exceptions import SloAnalysisError
-from slo_analysis.sources.aws import AwsSettings, Fetched, client, to_jsonable
+from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, Stored, client, pages, to_jsonable
 from slo_analysis.sources.deployments import (
     CHANGE_EVENTS,
     deployments_from_cloudtrail,
@@ -52,8 +52,6 @@ from slo_analysis.sources.deployments import (
 )
 
 __all__ = [
-    "Stored",
-    "FetcherFn",
     "MAX_CODEDEPLOY_BATCH",
     "MAX_ECS_SERVICES",
     "MAX_CLOUDTRAIL_RESULTS",
@@ -66,9 +64,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Stored = Callable[[str], Mapping[str, Any] | None]
 """``stored(unit)``: the response a previous run stored for a finished unit, or None."""
-FetcherFn = Callable[[set[str]], Iterator[Fetched]]
 Window = tuple[datetime, datetime]
 
 MAX_CODEDEPLOY_BATCH = 25  # BatchGetDeployments: "the maximum number of names or IDs allowed is 25"
@@ -98,29 +94,6 @@ def _check_window(window: Window) -> Window:
     return start, end
 
 
-def _paged(call: Callable[..., Any], request: Mapping[str, Any], *, unit_prefix: str, done: set[str],
-           stored: Stored | None, max_pages: int, token_in: str, token_out: str) \
-        -> Iterator[tuple[str, dict[str, Any], Mapping[str, Any], bool]]:
-    """Pages of a listing as ``(unit, request, response, new)``; ``new`` is False for a finished page
-    (taken from ``stored``, or read again only for its token). At most ``max_pages`` pages."""
-    token: str | None = None
-    for page in range(max_pages):
-        unit = f"{unit_prefix}/page-{page:04d}"
-        req = dict(request)
-        if token:
-            req[token_in] = token
-        response = stored(unit) if (unit in done and stored is not None) else None
-        if response is None:
-            if unit in done:
-                log.info("%s: finished, but its response is not at hand; reading it again for its token", unit)
-            response = call(**req)
-        yield unit, req, response, unit not in done
-        token = response.get(token_out)
-        if not token:
-            return
-    raise SloAnalysisError(f"{unit_prefix}: more than {max_pages} pages; raise max_pages or narrow the request")
-
-
 def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
@@ -129,7 +102,7 @@ def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
 def codedeploy_fetcher(settings: AwsSettings | None, window: Window, *,
                        applications: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
                        service_from: Literal["deploymentGroupName", "applicationName"] = "deploymentGroupName",
-                       max_pages: int = 100, stored: Stored | None = None) -> FetcherFn:
+                       max_pages: int = 100, stored: Stored | None = None) -> Fetcher:
     """A fetcher of CodeDeploy deployments created in ``window``.
 
     Parameters
@@ -163,7 +136,7 @@ def codedeploy_fetcher(settings: AwsSettings | None, window: Window, *,
         fetched: set[str] = set()  # a deployment listed on two pages of this run is fetched once
 
         def listing(request: dict[str, Any], prefix: str) -> Iterator[Fetched]:
-            for unit, req, response, new in _paged(c.list_deployments, request, unit_prefix=prefix, done=done,
+            for unit, req, response, new in pages(c.list_deployments, request, unit_prefix=prefix, done=done,
                                                    stored=stored, max_pages=max_pages, token_in="nextToken",
                                                    token_out="nextToken"):
                 if new:
@@ -188,7 +161,7 @@ def codedeploy_fetcher(settings: AwsSettings | None, window: Window, *,
         for app, app_groups in groups.items():
             names: list[str] = list(app_groups or [])
             if app_groups is None:
-                for unit, req, response, new in _paged(
+                for unit, req, response, new in pages(
                         c.list_deployment_groups, {"applicationName": app},
                         unit_prefix=f"codedeploy/list-deployment-groups/{app}/{span}", done=done, stored=stored,
                         max_pages=max_pages, token_in="nextToken", token_out="nextToken"):
@@ -205,7 +178,7 @@ def codedeploy_fetcher(settings: AwsSettings | None, window: Window, *,
 
 # ----------------------------------------------------------------------------- ECS
 def ecs_fetcher(settings: AwsSettings | None, window: Window,
-                clusters: Mapping[str, Sequence[str]]) -> FetcherFn:
+                clusters: Mapping[str, Sequence[str]]) -> Fetcher:
     """A fetcher of ECS deployments and events: DescribeServices per cluster, 10 services per call.
 
     Parameters
@@ -246,7 +219,7 @@ def ecs_fetcher(settings: AwsSettings | None, window: Window,
 
 # ----------------------------------------------------------------------------- Lambda
 def lambda_fetcher(settings: AwsSettings | None, window: Window, functions: Sequence[str], *,
-                   aliases: bool = True, max_pages: int = 100, stored: Stored | None = None) -> FetcherFn:
+                   aliases: bool = True, max_pages: int = 100, stored: Stored | None = None) -> Fetcher:
     """A fetcher of Lambda versions (ListVersionsByFunction) and aliases (ListAliases) per function.
 
     Parameters
@@ -276,7 +249,7 @@ def lambda_fetcher(settings: AwsSettings | None, window: Window, functions: Sequ
         c: Any = client("lambda", settings)
         for fn in dict.fromkeys(functions):
             short = fn.rsplit(":function:", 1)[-1]
-            for unit, req, response, new in _paged(
+            for unit, req, response, new in pages(
                     c.list_versions_by_function, {"FunctionName": fn},
                     unit_prefix=f"lambda/list-versions/{short}/{span}", done=done, stored=stored,
                     max_pages=max_pages, token_in="Marker", token_out="NextMarker"):
@@ -285,7 +258,7 @@ def lambda_fetcher(settings: AwsSettings | None, window: Window, functions: Sequ
                                   {"deployments": deployments_from_lambda(to_jsonable(response), file=unit)})
             if not aliases:
                 continue
-            for unit, req, response, new in _paged(
+            for unit, req, response, new in pages(
                     c.list_aliases, {"FunctionName": fn}, unit_prefix=f"lambda/list-aliases/{short}/{span}",
                     done=done, stored=stored, max_pages=max_pages, token_in="Marker", token_out="NextMarker"):
                 if new:
@@ -297,7 +270,7 @@ def lambda_fetcher(settings: AwsSettings | None, window: Window, functions: Sequ
 # ----------------------------------------------------------------------------- CloudTrail
 def cloudtrail_fetcher(settings: AwsSettings | None, window: Window, *,
                        event_names: Iterable[str] | None = None, event_sources: Iterable[str] | None = None,
-                       max_pages: int = 200, stored: Stored | None = None) -> FetcherFn:
+                       max_pages: int = 200, stored: Stored | None = None) -> Fetcher:
     """A fetcher of CloudTrail change events (LookupEvents) over ``window``.
 
     Parameters
@@ -332,7 +305,7 @@ def cloudtrail_fetcher(settings: AwsSettings | None, window: Window, *,
         for key, value in lookups:
             request = {"LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}],
                        "StartTime": start, "EndTime": end, "MaxResults": MAX_CLOUDTRAIL_RESULTS}
-            for unit, req, response, new in _paged(
+            for unit, req, response, new in pages(
                     c.lookup_events, request, unit_prefix=f"cloudtrail/lookup-events/{key}={value}/{span}",
                     done=done, stored=stored, max_pages=max_pages, token_in="NextToken", token_out="NextToken"):
                 if new:
@@ -350,7 +323,7 @@ def deployments_fetchers(settings: AwsSettings | None, window: Window, *, servic
                          codedeploy: bool = True, cloudtrail: bool = True,
                          event_names: Iterable[str] | None = None, event_sources: Iterable[str] | None = None,
                          lookback: timedelta = timedelta(0), stored: Stored | None = None) \
-        -> list[tuple[str, FetcherFn]]:
+        -> list[tuple[str, Fetcher]]:
     """The change fetchers for an incident, as ``(name, fetcher)`` for :func:`~slo_analysis.store.
     fetcher.run_fetchers`.
 
@@ -384,7 +357,7 @@ def deployments_fetchers(settings: AwsSettings | None, window: Window, *, servic
     """
     start, end = _check_window(window)
     wide = (start - lookback, end)
-    out: list[tuple[str, FetcherFn]] = []
+    out: list[tuple[str, Fetcher]] = []
     if codedeploy:
         out.append(("codedeploy", codedeploy_fetcher(settings, wide, applications=applications, stored=stored)))
     pairs = dict(clusters) if isinstance(clusters, Mapping) else {cl: list(services) for cl in clusters}

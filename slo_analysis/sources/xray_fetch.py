@@ -29,11 +29,11 @@ from typing import Any, Literal
 
 import polars as pl
 
+from slo_analysis.exceptions import AwsSourceError
 from slo_analysis.sources import xray
 from slo_analysis.sources._io import LoadReport
-from slo_analysis.sources.aws import AwsSettings, Fetched, client
-from slo_analysis.sources.cloudwatch_logs_fetch import AwsSourceError, Window, _key, paginated_units, window_ms
-from slo_analysis.store.fetcher import Fetcher
+from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, client
+from slo_analysis.sources.cloudwatch_logs_fetch import Window, _key, paginated_units, window_ms
 
 __all__ = [
     "BATCH_GET_TRACES_MAX_IDS",

@@ -17,14 +17,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from slo_analysis.sources.aws import Fetched, to_jsonable
+from slo_analysis.sources.aws import Fetched, Fetcher, to_jsonable
 from slo_analysis.store.snapshot import Snapshot
 
 __all__ = ["Fetcher", "FetchResult", "run_fetchers", "done_units"]
 
 log = logging.getLogger(__name__)
 
-Fetcher = Callable[[set[str]], Iterator[Fetched]]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 

@@ -18,10 +18,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 
+from slo_analysis.exceptions import AwsSourceError
 from slo_analysis.sources import aws
 from slo_analysis.sources.aws import AwsSettings, Fetched
 from slo_analysis.sources.cloudwatch_logs_fetch import (
-    AwsSourceError,
     ExportRefusedError,
     InsightsQueryError,
     InsightsRowCapError,

@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 from botocore.stub import Stubber
 
+from slo_analysis.exceptions import AwsSourceError
 from slo_analysis.sources import aws, xray
 from slo_analysis.sources.aws import AwsSettings
-from slo_analysis.sources.cloudwatch_logs_fetch import AwsSourceError
 from slo_analysis.sources.xray import TRACE_SUMMARY_SCHEMA
 from slo_analysis.sources.xray_fetch import (
     get_trace_summaries,
