@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -180,6 +181,76 @@ def import_cmd(
         typer.secho(f"skipped   {file}: {reason}", fg=typer.colors.YELLOW)
     added = ", ".join(f"{k} +{v:,}" for k, v in sorted(result.rows_added.items())) or "nothing new"
     typer.echo(f"rows added: {added}; bad records quarantined: {len(result.report.bad)}")
+
+
+@app.command("snapshot")
+def snapshot_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Snapshot folder to create or resume.")],
+    start: Annotated[str, typer.Option(help="Window start, ISO 8601 (UTC when no offset).")],
+    end: Annotated[str, typer.Option(help="Window end (exclusive), ISO 8601.")],
+    service: Annotated[list[str], typer.Option("--service", help="A service to fetch (repeat).")],
+    slo: Annotated[list[str] | None, typer.Option("--slo", help="An Application Signals SLO name or ARN.")] = None,
+    log_group: Annotated[list[str] | None, typer.Option("--log-group", help="A log group to pull.")] = None,
+    ecs_service: Annotated[list[str] | None, typer.Option(
+        "--ecs-service", help="CLUSTER/SERVICE whose ECS deployments and events to fetch.")] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="Only these: metrics, slos, logs, traces, deployments, cloudtrail, alarms.")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile (the standard credential chain applies).")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="Send every call to this endpoint (e.g. moto).")] = None,
+    period: Annotated[int, typer.Option(help="Metric period in seconds (coarser when retention demands).")] = 60,
+    latency_stat: Annotated[list[str] | None, typer.Option(
+        "--latency-stat", help="Latency statistics (default p50, p90, p99, Average, SampleCount).")] = None,
+    max_traces: Annotated[int, typer.Option(help="Cap on traces (faulted, errored, slowest always kept).")] = 500,
+    trace_filter: Annotated[str | None, typer.Option(
+        help='X-Ray filter expression (default: service("S") for each --service; "" for none).')] = None,
+) -> None:
+    """Fetch everything a review needs about some services from a live account into a snapshot.
+
+    Read-only. Interrupt it and run it again: it resumes where it stopped, without duplicates."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from slo_analysis.sources._io import to_datetime
+    from slo_analysis.sources.aws import AwsSettings
+    from slo_analysis.store.live_snapshot import LATENCY_STATS, SOURCES, SnapshotRequest, take_snapshot
+
+    try:
+        window = (to_datetime(start), to_datetime(end))
+    except ValueError as exc:
+        typer.secho(f"error: --start/--end: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from exc
+    clusters: dict[str, list[str]] = {}
+    for item in ecs_service or []:
+        cluster, _, name = item.partition("/")
+        clusters.setdefault(cluster, []).append(name)
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except BotoCoreError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from exc
+    settings = AwsSettings(session=session, region=region or session.region_name, endpoint_url=endpoint_url)
+    request = SnapshotRequest(window=window, services=tuple(service), slos=tuple(slo or ()),
+                              log_groups=tuple(log_group or ()), ecs_services=clusters,
+                              sources=tuple(source or SOURCES), period_s=period, max_traces=max_traces,
+                              latency_stats=tuple(latency_stat or LATENCY_STATS), trace_filter=trace_filter)
+
+    def progress(stream: Iterator[Any], name: str) -> Iterator[Any]:
+        return iter(tqdm(stream, desc=name, unit="call", leave=False))
+
+    try:
+        outcome = take_snapshot(out, settings, request, progress=progress)
+    except SloAnalysisError as exc:
+        _fail(exc)
+        return
+    added = ", ".join(f"{k} +{v:,}" for k, v in sorted(outcome.result.rows_added.items())) or "nothing new"
+    typer.echo(f"{len(outcome.result.units_fetched)} unit(s) fetched, {outcome.result.units_skipped} already "
+               f"done; rows added: {added}")
+    for name, error in outcome.failures.items():
+        typer.secho(f"failed    {name}: {error}", fg=typer.colors.YELLOW)
+    typer.echo(f"snapshot: {out}")
+    if outcome.failures:
+        raise typer.Exit(code=1)
 
 
 @app.command("summary")

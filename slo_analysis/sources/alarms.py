@@ -74,7 +74,7 @@ def _metric_alarm(a: Mapping[str, Any], file: str, ctx: str) -> dict[str, Any]:
         "datapoints_to_alarm": _opt(a, "DatapointsToAlarm", as_int, file, ctx),
         "period_s": _opt(a, "Period", as_int, file, ctx),
     }
-    if a.get("Metrics") is not None:
+    if a.get("Metrics"):  # some responses carry "Metrics": [] on plain metric alarms
         row.update(_math_alarm(as_list(a["Metrics"], file, f"{ctx}.Metrics"), file, ctx))
         return row
     ns = as_str(require(a, "Namespace", file, ctx), file, f"{ctx}.Namespace")

@@ -10,17 +10,20 @@ skipped, a unit cut off half-way is fetched again and its rows merge without dup
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from slo_analysis.sources.aws import Fetched, Fetcher, to_jsonable
+from slo_analysis.sources._io import LoadReport
+from slo_analysis.sources.aws import Fetched, Fetcher, Stored, to_jsonable
+from slo_analysis.sources.requests import requests_from_logs
 from slo_analysis.store.snapshot import Snapshot
 
-__all__ = ["Fetcher", "FetchResult", "run_fetchers", "done_units"]
+__all__ = ["Fetcher", "FetchResult", "run_fetchers", "done_units", "stored_responses"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,22 @@ class FetchResult:
 def done_units(snap: Snapshot) -> set[str]:
     """Units a previous run finished."""
     return set(snap.manifest.setdefault("fetch", {}).setdefault("units", {}))
+
+
+def stored_responses(snap: Snapshot) -> Stored:
+    """Look up the stored response of a finished unit (for fetchers that resume a listing by its token)."""
+
+    def lookup(unit: str) -> Mapping[str, Any] | None:
+        entry = snap.manifest.get("fetch", {}).get("units", {}).get(unit)
+        if not entry:
+            return None
+        path = snap.path / entry["response"]
+        if not path.exists():
+            return None
+        doc = json.loads(gzip.decompress(path.read_bytes()))
+        return doc if isinstance(doc, dict) else None
+
+    return lookup
 
 
 def _file_name(unit: str) -> str:
@@ -71,7 +90,13 @@ def run_fetchers(snap: Snapshot, fetchers: Iterable[tuple[str, Fetcher]], *,
             response_raw = snap.add_raw(json.dumps(to_jsonable(unit.response), sort_keys=True, indent=1).encode(),
                                         name=f"{base}.json", kind=unit.kind)
             rows: dict[str, int] = {}
-            for frame, df in unit.frames.items():
+            frames_ = dict(unit.frames)
+            if "logs" in frames_ and "requests" not in frames_:  # as `import` does: request logs -> requests
+                report = LoadReport()
+                frames_["requests"] = requests_from_logs(frames_["logs"], report=report)
+                if report.bad:
+                    snap.add_quarantine(report.bad, name=f"{base}-requests")
+            for frame, df in frames_.items():
                 added = snap.write_frame(frame, df)
                 rows[frame] = df.height
                 result.rows_added[frame] = result.rows_added.get(frame, 0) + added

@@ -155,3 +155,12 @@ def test_definitions_corruption_raises_only_package_errors(doc):
 def test_history_corruption_raises_only_package_errors(doc):
     with contextlib.suppress(SloAnalysisError):
         alarms.alarms_from_history(doc, file="x")
+
+
+def test_an_empty_metrics_list_is_a_plain_metric_alarm() -> None:
+    doc = {"MetricAlarms": [{"AlarmName": "a", "Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+                             "Dimensions": [{"Name": "InstanceId", "Value": "i-1"}], "Statistic": "Average",
+                             "Period": 60, "Threshold": 70.0, "ComparisonOperator": "GreaterThanThreshold",
+                             "EvaluationPeriods": 2, "Metrics": []}]}
+    row = alarms.alarm_definitions_from_describe_alarms(doc, file="x.json").row(0, named=True)
+    assert row["watches"] == "AWS/EC2/CPUUtilization{InstanceId=i-1}" and row["statistic"] == "Average"

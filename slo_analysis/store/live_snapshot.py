@@ -1,0 +1,196 @@
+"""``slo-analysis snapshot``: everything a review needs about some services and SLOs, from a live account.
+
+:func:`take_snapshot` composes the live fetchers of every source (see docs/live-sources.md) for the
+services, SLOs and log groups asked for, and runs them into a snapshot with
+:func:`~slo_analysis.store.fetcher.run_fetchers`, so an interrupted run resumes where it stopped.
+A source that fails (an API the endpoint lacks, a permission missing) is reported and the others go
+on; the outcome lists the failures.
+
+What is fetched for each service ``S`` over the window:
+
+- metrics: every ``ApplicationSignals`` metric with dimension ``Service=S`` (Latency as p50, p90,
+  p99, Average and SampleCount; Fault and Error as Sum) and ``AWS/ECS`` CPU and memory of
+  ``ServiceName=S`` (Average, Maximum), found with ListMetrics, at the finest period retention holds;
+- SLOs named with ``--slo`` (GetServiceLevelObjective) and the SLI metrics each one names;
+- log events of each ``--log-group`` (FilterLogEvents), and the requests frame parsed from them;
+- X-Ray trace summaries for ``service("S")``, a capped sample of traces that keeps every faulted,
+  errored and throttled one and the slowest, and the service graph;
+- changes: CodeDeploy deployments in the window, ECS services named with ``--ecs-service``, and
+  CloudTrail change events (with a look-back before the window);
+- CloudWatch alarms (definitions) and their state changes in the window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from slo_analysis.exceptions import SloAnalysisError
+from slo_analysis.sources import (
+    alarms_fetch,
+    application_signals_fetch,
+    cloudwatch_logs_fetch,
+    cloudwatch_metrics_fetch,
+    deployments_fetch,
+    xray_fetch,
+)
+from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher
+from slo_analysis.store.fetcher import FetchResult, done_units, run_fetchers, stored_responses
+from slo_analysis.store.snapshot import Snapshot
+
+__all__ = ["SOURCES", "LATENCY_STATS", "SnapshotRequest", "SnapshotOutcome", "live_fetchers", "take_snapshot"]
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("metrics", "slos", "logs", "traces", "deployments", "cloudtrail", "alarms")
+LATENCY_STATS = ("p50", "p90", "p99", "Average", "SampleCount")
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """What to fetch: the window, the services, and optionally SLOs, log groups and change sources."""
+
+    window: tuple[datetime, datetime]
+    services: tuple[str, ...]
+    slos: tuple[str, ...] = ()
+    log_groups: tuple[str, ...] = ()
+    ecs_services: dict[str, list[str]] = field(default_factory=dict)  # cluster -> services
+    sources: tuple[str, ...] = SOURCES
+    period_s: int = 60
+    latency_stats: tuple[str, ...] = LATENCY_STATS
+    max_traces: int = 500
+    trace_filter: str | None = None  # default: service("S1") OR service("S2") ...; "" for none
+    change_lookback: timedelta = timedelta(days=1)
+
+
+@dataclass
+class SnapshotOutcome:
+    """What a run fetched, and which sources failed (with the error)."""
+
+    snapshot: Snapshot
+    result: FetchResult
+    failures: dict[str, str]
+
+
+def _metric_queries(settings: AwsSettings, request: SnapshotRequest) -> list[dict[str, Any]]:
+    queries: list[dict[str, Any]] = []
+    for service in request.services:
+        for metric in cloudwatch_metrics_fetch.discover_metrics(settings, namespace="ApplicationSignals",
+                                                                 dimensions={"Service": service}):
+            stats = request.latency_stats if metric["MetricName"] == "Latency" else ("Sum",)
+            queries += cloudwatch_metrics_fetch.queries_for("ApplicationSignals", metric["MetricName"],
+                                                            [metric.get("Dimensions", [])], stats, request.period_s)
+        for metric in cloudwatch_metrics_fetch.discover_metrics(settings, namespace="AWS/ECS",
+                                                                 dimensions={"ServiceName": service}):
+            queries += cloudwatch_metrics_fetch.queries_for("AWS/ECS", metric["MetricName"],
+                                                            [metric.get("Dimensions", [])], ("Average", "Maximum"),
+                                                            request.period_s)
+    unique = {q["Id"]: q for q in queries}  # a metric listed twice is fetched once
+    return [unique[k] for k in sorted(unique)]
+
+
+def _lazy(build: Callable[[], Fetcher]) -> Fetcher:
+    """A fetcher whose set-up (discovery calls) runs only when it is run."""
+
+    def run(done: set[str]) -> Iterator[Fetched]:
+        yield from build()(done)
+
+    return run
+
+
+def _chain(builds: Callable[[], list[Fetcher]]) -> Fetcher:
+    def run(done: set[str]) -> Iterator[Fetched]:
+        for fetcher in builds():
+            yield from fetcher(done)
+
+    return run
+
+
+def live_fetchers(settings: AwsSettings, request: SnapshotRequest, snap: Snapshot) -> list[tuple[str, Fetcher]]:
+    """The ``(name, fetcher)`` list for ``request``, in the order they should run."""
+    window, wanted = request.window, set(request.sources)
+    stored = stored_responses(snap)
+    out: list[tuple[str, Fetcher]] = []
+    if "metrics" in wanted and request.services:
+        out.append(("metrics", _lazy(lambda: cloudwatch_metrics_fetch.metric_data_fetcher(
+            settings, _metric_queries(settings, request), window))))
+    if "slos" in wanted and request.slos:
+        out.append(("slos", application_signals_fetch.slo_fetcher(settings, names_or_arns=list(request.slos),
+                                                                  stored=stored)))
+
+        def sli_metrics() -> list[Fetcher]:
+            slos = snap.read("slos")
+            definitions = slos.filter(slos["source"] == "application-signals")["definition"].to_list()
+            return [cloudwatch_metrics_fetch.metric_data_fetcher(settings, part.queries, window)
+                    for definition in definitions
+                    for part in application_signals_fetch.sli_metric_queries(definition)]
+
+        out.append(("slo-metrics", _chain(sli_metrics)))
+    if "logs" in wanted:
+        out += [(f"logs {group}", cloudwatch_logs_fetch.filter_log_events_fetcher(settings, group, window))
+                for group in request.log_groups]
+    if "traces" in wanted and request.services:
+        expression = request.trace_filter if request.trace_filter is not None else \
+            " OR ".join(f'service("{s}")' for s in request.services)
+        expression = expression or None
+        out.append(("trace-summaries", xray_fetch.trace_summaries_fetcher(settings, window,
+                                                                         filter_expression=expression)))
+
+        def traces() -> Fetcher:
+            summaries = xray_fetch.get_trace_summaries(settings, window, filter_expression=expression)
+            ids = xray_fetch.sample_trace_ids(summaries, max_traces=request.max_traces)
+            return xray_fetch.traces_fetcher(settings, ids)
+
+        out.append(("traces", _lazy(traces)))
+        out.append(("service-graph", xray_fetch.service_graph_fetcher(settings, window)))
+    if "deployments" in wanted or "cloudtrail" in wanted:
+        out += deployments_fetch.deployments_fetchers(
+            settings, window, services=request.services, clusters=request.ecs_services,
+            codedeploy="deployments" in wanted, cloudtrail="cloudtrail" in wanted,
+            lookback=request.change_lookback, stored=stored)
+    if "alarms" in wanted:
+        out.append(("alarm-definitions", alarms_fetch.alarm_definitions_fetcher(settings)))
+        out.append(("alarm-history", alarms_fetch.alarm_history_fetcher(settings, window)))
+    return out
+
+
+def take_snapshot(out: str | Path, settings: AwsSettings, request: SnapshotRequest, *,
+                  progress: Callable[[Iterator[Fetched], str], Iterator[Fetched]] | None = None) -> SnapshotOutcome:
+    """Fetch ``request`` into the snapshot at ``out`` (created, or resumed when it exists)."""
+    unknown = set(request.sources) - set(SOURCES)
+    if unknown:
+        raise SloAnalysisError(f"unknown source(s) {sorted(unknown)}; choose from {', '.join(SOURCES)}")
+    snap = Snapshot.create(out)
+    snap.set_origin(region=settings.region)
+    params = {"window": {"start": request.window[0], "end": request.window[1]}, "services": list(request.services),
+              "slos": list(request.slos), "log_groups": list(request.log_groups), "sources": list(request.sources),
+              "region": settings.region, "endpoint_url": settings.endpoint_url, "period_s": request.period_s}
+    total = FetchResult(units_skipped=len(done_units(snap)))
+    failures: dict[str, str] = {}
+    for name, fetcher in live_fetchers(settings, request, snap):
+        try:
+            result = run_fetchers(snap, [(name, fetcher)], params=params, progress=progress)
+        except SloAnalysisError as exc:
+            failures[name] = str(exc)
+            log.warning("%s failed: %s", name, exc)
+            continue
+        except (BotoCoreError, ClientError) as exc:  # e.g. an API the endpoint lacks: report it, go on
+            failures[name] = f"{type(exc).__name__}: {exc}"
+            log.warning("%s failed: %s", name, exc)
+            continue
+        finally:
+            params = {}  # the run's parameters are recorded once
+        total.units_fetched += result.units_fetched
+        for frame, n in result.rows_added.items():
+            total.rows_added[frame] = total.rows_added.get(frame, 0) + n
+    snap.manifest.setdefault("fetch", {})["failures"] = failures
+    snap.save_manifest()
+    return SnapshotOutcome(snap, total, failures)
+
+
