@@ -136,9 +136,8 @@ def live_fetchers(settings: AwsSettings, request: SnapshotRequest, snap: Snapsho
         out += [(f"logs {group}", cloudwatch_logs_fetch.filter_log_events_fetcher(settings, group, window))
                 for group in request.log_groups]
     if "traces" in wanted and request.services:
-        expression = request.trace_filter if request.trace_filter is not None else \
-            " OR ".join(f'service("{s}")' for s in request.services)
-        expression = expression or None
+        default = " OR ".join(f'service("{s}")' for s in request.services)
+        expression = (request.trace_filter if request.trace_filter is not None else default) or None
         out.append(("trace-summaries", xray_fetch.trace_summaries_fetcher(settings, window,
                                                                          filter_expression=expression)))
 

@@ -9,7 +9,6 @@ import nbformat
 import papermill as pm
 import pytest
 
-
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 

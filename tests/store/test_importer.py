@@ -12,7 +12,6 @@ from slo_analysis import frames
 from slo_analysis.cli import app
 from slo_analysis.exceptions import MissingKeyError, TruncatedInputError
 from slo_analysis.store import Snapshot, import_files, snapshot_summary
-
 from tests.conftest import AWS_FIXTURES
 
 CLI = AWS_FIXTURES / "cli-examples"

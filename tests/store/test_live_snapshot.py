@@ -124,7 +124,8 @@ def test_snapshot_of_a_moto_account_holds_exactly_what_was_put(
     assert account["deployment"] in snap.read("deployments")["id"].to_list()
     alarm = snap.read("alarm_definitions").filter(pl.col("alarm_name") == f"{SERVICE}-p99").row(0, named=True)
     assert (alarm["threshold"], alarm["statistic"], alarm["comparison"]) == (800.0, "p99", "GreaterThanThreshold")
-    assert alarm["watches"] == f"ApplicationSignals/Latency{{Environment=prod,Operation=CreateTicket,Service={SERVICE}}}"
+    dims = f"Environment=prod,Operation=CreateTicket,Service={SERVICE}"
+    assert alarm["watches"] == f"ApplicationSignals/Latency{{{dims}}}"
     manifest = snap.manifest
     assert list(manifest["fetch"]["failures"]) == ["alarm-history"] and manifest["region"] == "eu-west-1"
     assert "testing" not in json.dumps(manifest)  # credentials never reach the manifest
