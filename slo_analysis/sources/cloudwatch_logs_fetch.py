@@ -469,9 +469,10 @@ def run_insights_query(settings: AwsSettings | None, log_groups: Sequence[str], 
 
     Examples
     --------
-    >>> res = run_insights_query(settings, ["/ecs/ticket-api"], RAW_EVENTS_QUERY, (t0, t1))  # doctest: +SKIP
-    >>> len(res.rows), res.splits  # doctest: +SKIP
-    (23817, 3)
+    Against a live account (so not run as a doctest)::
+
+        res = run_insights_query(settings, ["/ecs/ticket-api"], RAW_EVENTS_QUERY, (t0, t1))
+        len(res.rows), res.splits   # e.g. (23817, 3): the range was split three times at the row cap
     """
     parts = sorted(iter_insights_parts(settings, log_groups, query, window, limit=limit, poll=poll,
                                        timeout_s=timeout_s, max_splits=max_splits, align_s=align_s,
