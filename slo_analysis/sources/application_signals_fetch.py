@@ -32,7 +32,6 @@ skipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,7 +41,7 @@ from typing import Any
 
 from slo_analysis.exceptions import SloAnalysisError
 from slo_analysis.sources.application_signals import slos_from_application_signals
-from slo_analysis.sources.aws import AwsSettings, Fetched, Stored, client, pages, to_jsonable
+from slo_analysis.sources.aws import AwsSettings, Fetched, Stored, Window, client, digest, pages, to_jsonable
 
 __all__ = [
     "SliQueries",
@@ -57,18 +56,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-"""``stored(unit)``: the response a previous run stored for a finished unit, or None."""
-Window = tuple[datetime, datetime]
 
 MAX_SLO_IDS_PER_BUDGET_REPORT = 50  # model: ServiceLevelObjectiveIds max 50
 MAX_SLOS_PER_PAGE = 50  # model: ListServiceLevelObjectivesMaxResults max 50
 _MAX_LIST_RESULTS = 100  # model: ListServicesMaxResults / ListServiceOperationMaxResults max 100
 _MAX_REPORT_TIMESTAMPS = 20_000  # a bound on one budget history (a year of hours is 8,760)
 
-
-def _digest(obj: Any) -> str:
-    """A short stable hash of a request part (unit keys must not depend on dict order)."""
-    return hashlib.sha256(json.dumps(to_jsonable(obj), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _iso(t: datetime) -> str:
@@ -193,7 +186,7 @@ def slo_fetcher(settings: AwsSettings | None, *, names_or_arns: Sequence[str] | 
                 request["KeyAttributes"] = dict(keys)
                 if operation_name is not None:
                     request["OperationName"] = operation_name
-            prefix = f"application-signals/list-slos/{_digest(request)}"
+            prefix = f"application-signals/list-slos/{digest(request)}"
             for unit, req, response, new in pages(c.list_service_level_objectives, request, unit_prefix=prefix,
                                                    done=done, stored=stored, max_pages=max_pages):
                 if new:
@@ -243,7 +236,7 @@ def budget_report_fetcher(settings: AwsSettings | None, slo_ids: Sequence[str], 
     def fetch(done: set[str]) -> Iterator[Fetched]:
         c: Any = None
         for batch in batches:
-            prefix = f"application-signals/budget-report/{_digest(sorted(batch))}"
+            prefix = f"application-signals/budget-report/{digest(sorted(batch))}"
             for t in times:
                 unit = f"{prefix}/{_iso(t)}"
                 if unit in done:

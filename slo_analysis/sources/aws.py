@@ -8,6 +8,8 @@ never logged or returned.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ __all__ = [
     "Fetcher",
     "Stored",
     "pages",
+    "Window",
+    "digest",
     "client",
     "add_operation_observer",
     "remove_operation_observer",
@@ -153,3 +157,12 @@ def pages(call: Callable[..., Any], request: Mapping[str, Any], *, unit_prefix: 
         if not token:
             return
     raise AwsSourceError(f"{unit_prefix}: more than {max_pages} pages; raise max_pages or narrow the request")
+
+
+Window = tuple[datetime, datetime]
+"""A half-open ``[start, end)`` time window."""
+
+
+def digest(obj: Any) -> str:
+    """A short stable hash of a request part, for unit keys (independent of dict order)."""
+    return hashlib.sha256(json.dumps(to_jsonable(obj), sort_keys=True).encode()).hexdigest()[:12]

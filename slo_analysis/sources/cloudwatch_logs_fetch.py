@@ -34,8 +34,6 @@ half-open and disjoint, and rows are also de-duplicated on ``@ptr``.
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -54,7 +52,7 @@ from botocore.exceptions import ClientError
 from slo_analysis.exceptions import AwsSourceError
 from slo_analysis.sources import cloudwatch_logs
 from slo_analysis.sources._io import LoadReport
-from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, client
+from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, Window, client, digest
 
 __all__ = [
     "InsightsQueryError",
@@ -85,7 +83,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: ``(start, end)``, half-open; naive datetimes are read as UTC.
-Window = tuple[datetime, datetime]
 
 INSIGHTS_PAGE_ROWS = 10_000  # GetQueryResults: rows per call
 INSIGHTS_MAX_LIMIT = 100_000  # StartQuery ``limit`` maximum (Logs Insights QL)
@@ -156,7 +153,7 @@ def window_ms(window: Window) -> tuple[int, int]:
 
 
 def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return digest(parts)
 
 
 def paginated_units(call: Callable[..., dict[str, Any]], request: dict[str, Any], *, chain: str, done: set[str],

@@ -34,15 +34,13 @@ Without it a finished list page is read again for its token (never yielded twice
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from slo_analysis.exceptions import SloAnalysisError
-from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, Stored, client, pages, to_jsonable
+from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, Stored, Window, client, digest, pages, to_jsonable
 from slo_analysis.sources.deployments import (
     CHANGE_EVENTS,
     deployments_from_cloudtrail,
@@ -64,16 +62,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-"""``stored(unit)``: the response a previous run stored for a finished unit, or None."""
-Window = tuple[datetime, datetime]
 
 MAX_CODEDEPLOY_BATCH = 25  # BatchGetDeployments: "the maximum number of names or IDs allowed is 25"
 MAX_ECS_SERVICES = 10  # DescribeServices: "you may specify up to 10 services"
 MAX_CLOUDTRAIL_RESULTS = 50  # model: LookupEvents MaxResults max 50
 
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(to_jsonable(obj), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _iso(t: datetime) -> str:
@@ -142,7 +135,7 @@ def codedeploy_fetcher(settings: AwsSettings | None, window: Window, *,
                 if new:
                     yield Fetched("codedeploy-list", unit, req, dict(response))
                 for batch in _chunks(list(dict.fromkeys(response.get("deployments") or [])), MAX_CODEDEPLOY_BATCH):
-                    bunit = f"codedeploy/deployments/{_digest(sorted(batch))}"
+                    bunit = f"codedeploy/deployments/{digest(sorted(batch))}"
                     if bunit in done or bunit in fetched:
                         continue
                     breq = {"deploymentIds": batch}
@@ -203,7 +196,7 @@ def ecs_fetcher(settings: AwsSettings | None, window: Window,
         c: Any = None
         for cluster, services in clusters.items():
             for batch in _chunks(list(dict.fromkeys(services)), MAX_ECS_SERVICES):
-                unit = f"ecs/describe-services/{cluster.rsplit('/', 1)[-1]}/{_digest(sorted(batch))}/{span}"
+                unit = f"ecs/describe-services/{cluster.rsplit('/', 1)[-1]}/{digest(sorted(batch))}/{span}"
                 if unit in done:
                     continue
                 c = c or client("ecs", settings)
