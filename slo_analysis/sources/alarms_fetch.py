@@ -28,15 +28,13 @@ from typing import Any
 import polars as pl
 
 from slo_analysis.sources.alarms import alarm_definitions_from_describe_alarms, alarms_from_history
-from slo_analysis.sources.aws import AwsSettings, Fetched, client
+from slo_analysis.sources.aws import AwsSettings, Fetched, Window, client, digest
 from slo_analysis.sources.cloudwatch_metrics_fetch import (
     MAX_PAGES,
     CloudWatchFetchError,
-    Window,
-    _call,
-    _check_window,
-    _digest,
-    _iso,
+    call_cloudwatch,
+    check_window,
+    iso_z,
 )
 
 __all__ = ["MAX_ALARM_NAMES", "MAX_RECORDS", "alarm_definitions_fetcher", "alarm_history_fetcher"]
@@ -61,7 +59,7 @@ def _listing(call: Callable[..., Any], request: dict[str, Any], prefix: str, don
     token: str | None = None
     for page in range(MAX_PAGES):
         req = dict(request, NextToken=token) if token else dict(request)
-        response = _call(call, req, prefix)
+        response = call_cloudwatch(call, req, prefix)
         token = response.get("NextToken")
         unit = f"{prefix}/page-{page:04d}" + ("" if token else _LAST)
         if unit not in done:
@@ -98,7 +96,7 @@ def alarm_definitions_fetcher(settings: AwsSettings | None, *, alarm_names: Sequ
         names = sorted(set(alarm_names))
         for i in range(0, len(names), MAX_ALARM_NAMES):
             batch = names[i:i + MAX_ALARM_NAMES]
-            selectors.append((f"names-{_digest(batch)}", dict(base, AlarmNames=batch)))
+            selectors.append((f"names-{digest(batch)}", dict(base, AlarmNames=batch)))
     elif prefix:
         selectors.append((f"prefix-{prefix}", dict(base, AlarmNamePrefix=prefix)))
     else:
@@ -138,8 +136,8 @@ def alarm_history_fetcher(settings: AwsSettings | None, window: Window, *, alarm
     Fetcher
         ``fetcher(done) -> Iterator[Fetched]`` of kind ``alarm-history``, one unit per page.
     """
-    start, end = _check_window(window)
-    span = f"{_iso(start)}_{_iso(end)}"
+    start, end = check_window(window)
+    span = f"{iso_z(start)}_{iso_z(end)}"
     base: dict[str, Any] = {"AlarmTypes": ALARM_TYPES, "HistoryItemType": "StateUpdate", "StartDate": start,
                             "EndDate": end, "ScanBy": "TimestampAscending", "MaxRecords": MAX_RECORDS}
     selectors = ([(f"alarm-{n}", dict(base, AlarmName=n)) for n in sorted(set(alarm_names))] if alarm_names

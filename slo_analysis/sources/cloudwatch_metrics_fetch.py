@@ -56,8 +56,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from slo_analysis.exceptions import SloAnalysisError
-from slo_analysis.sources.aws import AwsSettings, Fetched, client, to_jsonable
+from slo_analysis.exceptions import AwsSourceError
+from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, Window, client, digest
 from slo_analysis.sources.cloudwatch_metrics import metrics_from_get_metric_data
 
 __all__ = [
@@ -67,8 +67,10 @@ __all__ = [
     "MAX_PARTIAL_ATTEMPTS",
     "MAX_THROTTLE_RETRIES",
     "RETENTION",
-    "Window",
     "CloudWatchFetchError",
+    "call_cloudwatch",
+    "check_window",
+    "iso_z",
     "discover_metrics",
     "queries_for",
     "choose_period",
@@ -79,8 +81,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Window = tuple[datetime, datetime]
-FetcherFn = Callable[[set[str]], Iterator[Fetched]]
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData: "as many as 500 MetricDataQuery structures"
 MAX_DATAPOINTS_PER_CALL = 100_800  # GetMetricData: "a total of as many as 100,800 data points"
@@ -103,30 +103,26 @@ _LAST = "-last"
 _sleep = time.sleep  # tests replace it
 
 
-class CloudWatchFetchError(SloAnalysisError):
+class CloudWatchFetchError(AwsSourceError):
     """A CloudWatch call cannot be completed (a limit exceeded, throttled beyond the retries, too many
     pages) or a query set cannot be planned; the message names the call and what to change."""
 
 
 # ----------------------------------------------------------------------------- helpers
-def _iso(t: datetime) -> str:
+def iso_z(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_window(window: Window) -> Window:
+def check_window(window: Window) -> Window:
     start, end = window
     if start.tzinfo is None or end.tzinfo is None:
         raise CloudWatchFetchError(f"window {window!r}: start and end must be timezone-aware datetimes")
     if end <= start:
-        raise CloudWatchFetchError(f"window {_iso(start)}..{_iso(end)}: end must be after start")
+        raise CloudWatchFetchError(f"window {iso_z(start)}..{iso_z(end)}: end must be after start")
     return start, end
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(to_jsonable(obj), sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _call(fn: Callable[..., Any], request: Mapping[str, Any], what: str) -> dict[str, Any]:
+def call_cloudwatch(fn: Callable[..., Any], request: Mapping[str, Any], what: str) -> dict[str, Any]:
     """``fn(**request)``; throttling that outlived botocore's retries is retried a bounded number of
     times after a longer pause, a limit error becomes a :class:`CloudWatchFetchError` naming ``what``."""
     for attempt in range(MAX_THROTTLE_RETRIES + 1):
@@ -197,7 +193,7 @@ def discover_metrics(settings: AwsSettings | None, *, namespace: str, metric_nam
     token: str | None = None
     for _page in range(MAX_PAGES):
         req = dict(request, NextToken=token) if token else request
-        response = _call(cw.list_metrics, req, f"ListMetrics {namespace}")
+        response = call_cloudwatch(cw.list_metrics, req, f"ListMetrics {namespace}")
         metrics.extend(response.get("Metrics", []))
         token = response.get("NextToken")
         if not token:
@@ -307,10 +303,10 @@ def choose_period(requested_period_s: int, start: datetime, now: datetime) -> tu
     days = age.total_seconds() / 86400
     age_text = f"{days:.1f} days" if days >= 1 else f"{age.total_seconds() / 3600:.1f} hours"
     if gone:
-        return granted, (f"data from {_iso(start)} is {age_text} old: CloudWatch keeps metrics 455 days, so "
+        return granted, (f"data from {iso_z(start)} is {age_text} old: CloudWatch keeps metrics 455 days, so "
                          f"nothing older exists; period {granted}s (requested {requested}s)")
     return granted, (f"requested period {requested}s is finer than CloudWatch keeps for data {age_text} old "
-                     f"(from {_iso(start)}): granted {granted}s")
+                     f"(from {iso_z(start)}): granted {granted}s")
 
 
 # ----------------------------------------------------------------------------- planning
@@ -471,10 +467,10 @@ def plan_requests(queries: Sequence[Mapping[str, Any]], window: Window) -> list[
     -----
     See the module docstring for the rule and why the count equals :func:`minimum_calls`.
     """
-    start, end = _check_window(window)
+    start, end = check_window(window)
     total_s = int((end - start).total_seconds())
     if total_s < 1:
-        raise CloudWatchFetchError(f"window {_iso(start)}..{_iso(end)} is shorter than a second")
+        raise CloudWatchFetchError(f"window {iso_z(start)}..{iso_z(end)} is shorter than a second")
     atoms = _atoms(queries)
     # similar alignment together (a coarse lcm wastes room), then dense atoms first
     order = sorted(range(len(atoms)), key=lambda i: (math.lcm(*atoms[i].periods),
@@ -535,8 +531,8 @@ def _granted(queries: Sequence[Mapping[str, Any]], start: datetime, now: datetim
 
 
 def _call_key(request: Mapping[str, Any]) -> str:
-    return (f"cloudwatch/GetMetricData/{_iso(request['StartTime'])}_{_iso(request['EndTime'])}"
-            f"/q-{_digest(request['MetricDataQueries'])}")
+    return (f"cloudwatch/GetMetricData/{iso_z(request['StartTime'])}_{iso_z(request['EndTime'])}"
+            f"/q-{digest(request['MetricDataQueries'])}")
 
 
 def _pages(cw: Any, request: dict[str, Any], key: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -544,7 +540,7 @@ def _pages(cw: Any, request: dict[str, Any], key: str) -> list[tuple[dict[str, A
     token: str | None = None
     for _page in range(MAX_PAGES):
         req = dict(request, NextToken=token) if token else dict(request)
-        response = _call(cw.get_metric_data, req, key)
+        response = call_cloudwatch(cw.get_metric_data, req, key)
         pages.append((req, response))
         token = response.get("NextToken")
         if not token:
@@ -615,7 +611,7 @@ def _finished_calls(done: set[str]) -> set[str]:
 
 
 def metric_data_fetcher(settings: AwsSettings | None, queries: Sequence[Mapping[str, Any]], window: Window, *,
-                        now: datetime | None = None) -> FetcherFn:
+                        now: datetime | None = None) -> Fetcher:
     """A fetcher of ``queries`` over ``window`` with GetMetricData, in the planned fewest calls.
 
     Parameters
@@ -645,7 +641,7 @@ def metric_data_fetcher(settings: AwsSettings | None, queries: Sequence[Mapping[
     (after its latest timestamp; requests scan ascending) with the queries it names, at most
     :data:`MAX_PARTIAL_ATTEMPTS` times; if it stays partial a warning names it and the range.
     """
-    start, end = _check_window(window)
+    start, end = check_window(window)
     granted = _granted(queries, start, now or datetime.now(UTC))
     requests = plan_requests(granted, (start, end))
 
@@ -667,11 +663,11 @@ def metric_data_fetcher(settings: AwsSettings | None, queries: Sequence[Mapping[
                     break
                 if attempt > MAX_PARTIAL_ATTEMPTS:
                     log.warning("%s: %s still PartialData after %d re-requests; missing from %s to %s", key,
-                                ", ".join(sorted(partial)), MAX_PARTIAL_ATTEMPTS, _iso(retry["StartTime"]),
-                                _iso(retry["EndTime"]))
+                                ", ".join(sorted(partial)), MAX_PARTIAL_ATTEMPTS, iso_z(retry["StartTime"]),
+                                iso_z(retry["EndTime"]))
                     break
                 log.info("%s: %s PartialData; re-requesting %s..%s", key, ", ".join(sorted(partial)),
-                         _iso(retry["StartTime"]), _iso(retry["EndTime"]))
+                         iso_z(retry["StartTime"]), iso_z(retry["EndTime"]))
                 pages = _pages(cw, retry, key)
                 units += [(f"{key}/partial-{attempt}/page-{i:04d}", req, resp) for i, (req, resp) in enumerate(pages)]
                 current = retry

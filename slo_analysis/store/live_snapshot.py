@@ -155,7 +155,8 @@ def live_fetchers(settings: AwsSettings, request: SnapshotRequest, snap: Snapsho
             lookback=request.change_lookback, stored=stored)
     if "alarms" in wanted:
         out.append(("alarm-definitions", alarms_fetch.alarm_definitions_fetcher(settings)))
-        out.append(("alarm-history", alarms_fetch.alarm_history_fetcher(settings, window)))
+        out.append(("alarm-history", alarms_fetch.alarm_history_fetcher(  # after the definitions: fills `watches`
+            settings, window, definitions=lambda: snap.read("alarm_definitions"))))
     return out
 
 

@@ -21,7 +21,8 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 def test_definitions_from_moto_and_resume(moto_endpoint: str, fake_session: Any) -> None:
     settings = AwsSettings(session=fake_session, region="eu-west-1", endpoint_url=moto_endpoint)
     prefix = f"t{uuid.uuid4().hex[:8]}-"
-    cw: Any = client("cloudwatch", settings)
+    # set-up writes through a plain boto3 client, so the least-privilege test does not record them
+    cw: Any = fake_session.client("cloudwatch", region_name="eu-west-1", endpoint_url=moto_endpoint)
     cw.put_metric_alarm(AlarmName=prefix + "faults", Namespace="AWS/ApplicationSignals", MetricName="Fault",
                         Dimensions=[{"Name": "Service", "Value": "ticket-api"}], Statistic="Sum", Period=60,
                         EvaluationPeriods=3, Threshold=5.0, ComparisonOperator="GreaterThanThreshold")
