@@ -4,6 +4,8 @@
   and a pandas baseline (issue: foundation).
 - bench_slo.py: 200 SLOs x 90 days of SLIs, budgets, burn rates and windows, against a rolling-sum floor,
   scaling at 30/90/365 days (issue: SLO engine).
+- bench_calls.py: GetMetricData calls planned (and made against a moto server) against the arithmetic
+  minimum, for many request shapes (issue: live sources).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_logs.py", "bench_slo.py"]
+BENCHMARKS = ["bench_logs.py", "bench_slo.py", "bench_calls.py"]
 
 
 def main() -> int:
