@@ -28,14 +28,8 @@ from typing import Any
 import polars as pl
 
 from slo_analysis.sources.alarms import alarm_definitions_from_describe_alarms, alarms_from_history
-from slo_analysis.sources.aws import AwsSettings, Fetched, Window, client, digest
-from slo_analysis.sources.cloudwatch_metrics_fetch import (
-    MAX_PAGES,
-    CloudWatchFetchError,
-    call_cloudwatch,
-    check_window,
-    iso_z,
-)
+from slo_analysis.sources.aws import AwsSettings, Fetched, Window, check_window, client, digest, iso_z
+from slo_analysis.sources.cloudwatch_metrics_fetch import MAX_PAGES, CloudWatchFetchError, call_cloudwatch
 
 __all__ = ["MAX_ALARM_NAMES", "MAX_RECORDS", "alarm_definitions_fetcher", "alarm_history_fetcher"]
 

@@ -36,12 +36,23 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slo_analysis.exceptions import SloAnalysisError
 from slo_analysis.sources.application_signals import slos_from_application_signals
-from slo_analysis.sources.aws import AwsSettings, Fetched, Stored, Window, client, digest, pages, to_jsonable
+from slo_analysis.sources.aws import (
+    AwsSettings,
+    Fetched,
+    Stored,
+    Window,
+    check_window,
+    client,
+    digest,
+    iso_z,
+    pages,
+    to_jsonable,
+)
 
 __all__ = [
     "SliQueries",
@@ -64,17 +75,6 @@ _MAX_REPORT_TIMESTAMPS = 20_000  # a bound on one budget history (a year of hour
 
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _check_window(window: Window) -> Window:
-    start, end = window
-    if start.tzinfo is None or end.tzinfo is None:
-        raise SloAnalysisError(f"window {window!r}: start and end must be timezone-aware datetimes")
-    if end <= start:
-        raise SloAnalysisError(f"window {_iso(start)}..{_iso(end)}: end must be after start")
-    return start, end
 
 
 def _list_all(operation: str, request: Mapping[str, Any], items_key: str, settings: AwsSettings | None,
@@ -106,7 +106,7 @@ def list_services(settings: AwsSettings | None, window: Window, *, max_pages: in
         ``ServiceSummaries`` as AWS returns them (``KeyAttributes``, ``MetricReferences``, ...), JSON-ready.
         ``KeyAttributes`` is what :func:`list_service_operations` and :func:`slo_fetcher` take.
     """
-    start, end = _check_window(window)
+    start, end = check_window(window)
     return _list_all("list_services", {"StartTime": start, "EndTime": end, "MaxResults": _MAX_LIST_RESULTS},
                      "ServiceSummaries", settings, max_pages)
 
@@ -120,7 +120,7 @@ def list_service_operations(settings: AwsSettings | None, key_attributes: Mappin
     list of dict
         ``ServiceOperations`` as AWS returns them (``Name``, ``MetricReferences``), JSON-ready.
     """
-    start, end = _check_window(window)
+    start, end = check_window(window)
     return _list_all("list_service_operations", {"StartTime": start, "EndTime": end,
                                                  "KeyAttributes": dict(key_attributes),
                                                  "MaxResults": _MAX_LIST_RESULTS},
@@ -198,12 +198,12 @@ def slo_fetcher(settings: AwsSettings | None, *, names_or_arns: Sequence[str] | 
 
 
 def _report_times(window: Window, step_s: int) -> list[datetime]:
-    start, end = _check_window(window)
+    start, end = check_window(window)
     if step_s <= 0:
         raise SloAnalysisError(f"budget report step must be positive, got {step_s} s")
     count = -(-int((end - start).total_seconds()) // step_s)  # timestamps in [start, end)
     if count > _MAX_REPORT_TIMESTAMPS:
-        raise SloAnalysisError(f"budget reports {_iso(start)}..{_iso(end)} every {step_s} s would take {count} "
+        raise SloAnalysisError(f"budget reports {iso_z(start)}..{iso_z(end)} every {step_s} s would take {count} "
                                f"calls per batch of SLOs (more than {_MAX_REPORT_TIMESTAMPS}); use a larger step")
     return [start + timedelta(seconds=k * step_s) for k in range(count)]
 
@@ -238,7 +238,7 @@ def budget_report_fetcher(settings: AwsSettings | None, slo_ids: Sequence[str], 
         for batch in batches:
             prefix = f"application-signals/budget-report/{digest(sorted(batch))}"
             for t in times:
-                unit = f"{prefix}/{_iso(t)}"
+                unit = f"{prefix}/{iso_z(t)}"
                 if unit in done:
                     continue
                 c = c or client("application-signals", settings)

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import boto3
@@ -31,6 +31,8 @@ __all__ = [
     "pages",
     "Window",
     "digest",
+    "check_window",
+    "iso_z",
     "client",
     "add_operation_observer",
     "remove_operation_observer",
@@ -166,3 +168,18 @@ Window = tuple[datetime, datetime]
 def digest(obj: Any) -> str:
     """A short stable hash of a request part, for unit keys (independent of dict order)."""
     return hashlib.sha256(json.dumps(to_jsonable(obj), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def iso_z(t: datetime) -> str:
+    """``2026-11-11T14:07:00Z``: a UTC instant to the second, as unit keys and messages show it."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_window(window: Window) -> Window:
+    """``window`` itself when both ends are timezone-aware and it is not empty; else AwsSourceError."""
+    start, end = window
+    if start.tzinfo is None or end.tzinfo is None:
+        raise AwsSourceError(f"window {window!r}: start and end must be timezone-aware datetimes")
+    if end <= start:
+        raise AwsSourceError(f"window {iso_z(start)}..{iso_z(end)}: end must be after start")
+    return start, end

@@ -57,7 +57,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from slo_analysis.exceptions import AwsSourceError
-from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, Window, client, digest
+from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, Window, check_window, client, digest, iso_z
 from slo_analysis.sources.cloudwatch_metrics import metrics_from_get_metric_data
 
 __all__ = [
@@ -69,8 +69,6 @@ __all__ = [
     "RETENTION",
     "CloudWatchFetchError",
     "call_cloudwatch",
-    "check_window",
-    "iso_z",
     "discover_metrics",
     "queries_for",
     "choose_period",
@@ -109,17 +107,6 @@ class CloudWatchFetchError(AwsSourceError):
 
 
 # ----------------------------------------------------------------------------- helpers
-def iso_z(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def check_window(window: Window) -> Window:
-    start, end = window
-    if start.tzinfo is None or end.tzinfo is None:
-        raise CloudWatchFetchError(f"window {window!r}: start and end must be timezone-aware datetimes")
-    if end <= start:
-        raise CloudWatchFetchError(f"window {iso_z(start)}..{iso_z(end)}: end must be after start")
-    return start, end
 
 
 def call_cloudwatch(fn: Callable[..., Any], request: Mapping[str, Any], what: str) -> dict[str, Any]:

@@ -36,11 +36,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
-from slo_analysis.exceptions import SloAnalysisError
-from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher, Stored, Window, client, digest, pages, to_jsonable
+from slo_analysis.sources.aws import (
+    AwsSettings,
+    Fetched,
+    Fetcher,
+    Stored,
+    Window,
+    check_window,
+    client,
+    digest,
+    iso_z,
+    pages,
+    to_jsonable,
+)
 from slo_analysis.sources.deployments import (
     CHANGE_EVENTS,
     deployments_from_cloudtrail,
@@ -69,22 +80,11 @@ MAX_CLOUDTRAIL_RESULTS = 50  # model: LookupEvents MaxResults max 50
 
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def _span(window: Window) -> str:
-    start, end = _check_window(window)
-    return f"{_iso(start)}_{_iso(end)}"
+    start, end = check_window(window)
+    return f"{iso_z(start)}_{iso_z(end)}"
 
-
-def _check_window(window: Window) -> Window:
-    start, end = window
-    if start.tzinfo is None or end.tzinfo is None:
-        raise SloAnalysisError(f"window {window!r}: start and end must be timezone-aware datetimes")
-    if end <= start:
-        raise SloAnalysisError(f"window {_iso(start)}..{_iso(end)}: end must be after start")
-    return start, end
 
 
 def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
@@ -121,7 +121,7 @@ def codedeploy_fetcher(settings: AwsSettings | None, window: Window, *,
         ``fetcher(done)``: list pages (kind ``codedeploy-list``, raw only) and BatchGetDeployments
         batches (kind ``deployments-codedeploy``, frame ``deployments``).
     """
-    start, end = _check_window(window)
+    start, end = check_window(window)
     span = _span(window)
 
     def fetch(done: set[str]) -> Iterator[Fetched]:
@@ -288,7 +288,7 @@ def cloudtrail_fetcher(settings: AwsSettings | None, window: Window, *,
     callable
         ``fetcher(done)``: one unit per page (kind ``deployments-cloudtrail``, frame ``deployments``).
     """
-    start, end = _check_window(window)
+    start, end = check_window(window)
     span = _span(window)
     names = sorted(set(event_names if event_names is not None else (() if event_sources else CHANGE_EVENTS)))
     lookups = [("EventName", n) for n in names] + [("EventSource", s) for s in sorted(set(event_sources or ()))]
@@ -348,7 +348,7 @@ def deployments_fetchers(settings: AwsSettings | None, window: Window, *, servic
     list of (str, callable)
         names ``codedeploy``, ``ecs``, ``lambda``, ``cloudtrail`` (those that apply).
     """
-    start, end = _check_window(window)
+    start, end = check_window(window)
     wide = (start - lookback, end)
     out: list[tuple[str, Fetcher]] = []
     if codedeploy:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from slo_analysis.exceptions import SloAnalysisError
 from slo_analysis.sources import aws
 from slo_analysis.sources import deployments_fetch as df
 from slo_analysis.sources.aws import AwsSettings, Fetched
@@ -290,7 +291,7 @@ def test_deployments_fetchers_names_and_bounds() -> None:
                                                    functions=["fn"])]
     assert names == ["codedeploy", "ecs", "lambda", "cloudtrail"]
     assert [n for n, _ in df.deployments_fetchers(None, WINDOW, codedeploy=False, cloudtrail=False)] == []
-    with pytest.raises(df.SloAnalysisError, match="timezone-aware"):
+    with pytest.raises(SloAnalysisError, match="timezone-aware"):
         df.deployments_fetchers(None, (datetime(2026, 1, 1), datetime(2026, 1, 2)))
 
 
@@ -301,7 +302,7 @@ def test_page_bound_is_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(df, "client", lambda service, settings=None: Endless())
     fetched: list[Fetched] = []
-    with pytest.raises(df.SloAnalysisError, match="more than 3 pages"):
+    with pytest.raises(SloAnalysisError, match="more than 3 pages"):
         fetched.extend(df.cloudtrail_fetcher(None, WINDOW, event_names=["UpdateService"], max_pages=3)(set()))
     assert len(fetched) == 3
 
