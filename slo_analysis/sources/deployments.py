@@ -9,7 +9,7 @@ Conventions
   (``requested``: only the API call is known, from CloudTrail; ``replaced``: an older ECS
   deployment still draining or gone). CloudTrail frames also hold ``registered`` rows
   (RegisterTaskDefinition image annotations, not changes) and StopDeployment rows (``stopped``,
-  id ``<deploymentId>/StopDeployment``); :func:`merge_deployments` folds both into the changes.
+  id ``<deploymentId>/StopDeployment``); :func:`~slo_analysis.sources.deployment_merge.merge_deployments` folds both into the changes.
 - ``service``: CodeDeploy ECS blue/green uses the AppSpec's task definition family; otherwise
   CodeDeploy uses ``deploymentGroupName`` by default (a group is one service in one
   environment; an application bundles several), ``service_from="applicationName"`` switches;
@@ -39,8 +39,8 @@ import io
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +52,11 @@ from slo_analysis.exceptions import InputError, MissingKeyError
 from slo_analysis.sources._io import LoadReport, as_list, as_map, as_str, as_time, read_bytes, require
 
 __all__ = [
+    "TASK_DEFINITION",
+    "STOP_SUFFIX",
+    "join_text",
+    "person",
+    "deployments_frame",
     "CHANGE_EVENTS",
     "FILE_COLUMNS",
     "SOURCE_RANK",
@@ -60,7 +65,6 @@ __all__ = [
     "deployments_from_lambda",
     "deployments_from_cloudtrail",
     "deployments_from_file",
-    "merge_deployments",
     "looks_like_codedeploy",
     "looks_like_ecs_services",
     "looks_like_lambda",
@@ -97,12 +101,12 @@ def _opt_str(d: Mapping[str, Any], key: str, file: str, ctx: str) -> str | None:
     return None if v is None else as_str(v, file, f"{ctx}.{key}")
 
 
-def _join(*parts: str | None) -> str | None:
+def join_text(*parts: str | None) -> str | None:
     text = "; ".join(p for p in parts if p)
     return text or None
 
 
-def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+def deployments_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     cols = frames.schema("deployments").columns
     data = {c: pl.Series([r.get(c) for r in rows],
                          dtype=pl.Datetime("us", "UTC") if cols[c] == frames.UTC_MS else cols[c])
@@ -124,7 +128,7 @@ def _task_def(value: str) -> str:
 _SSO_SESSION = re.compile(r"^(?:.*/)?AWSReservedSSO_[^/]+/(?P<session>[^/]+)$")
 
 
-def _person(actor: str | None) -> str | None:
+def person(actor: str | None) -> str | None:
     """The person behind an IAM Identity Center (SSO) session, else ``actor`` unchanged.
 
     ``AWSReservedSSO_<permission set>_<hash>/<session>`` (also as an assumed-role ARN) is a person
@@ -139,7 +143,7 @@ def _person(actor: str | None) -> str | None:
 
 
 # ----------------------------------------------------------------------------- CodeDeploy
-_TASK_DEF = re.compile(r"^(?P<family>[A-Za-z0-9_-]{1,255}):(?P<rev>[0-9]+)$")
+TASK_DEFINITION = re.compile(r"^(?P<family>[A-Za-z0-9_-]{1,255}):(?P<rev>[0-9]+)$")
 
 
 def _get_ci(d: Mapping[str, Any], key: str) -> Any:
@@ -181,7 +185,7 @@ def _appspec_task_def(content: Any) -> str | None:
                 continue
             props = _get_ci(spec, "Properties")
             td = _get_ci(props, "TaskDefinition") if isinstance(props, Mapping) else None
-            if isinstance(td, str) and _TASK_DEF.match(_task_def(td.strip())):
+            if isinstance(td, str) and TASK_DEFINITION.match(_task_def(td.strip())):
                 return _task_def(td.strip())
     return None
 
@@ -235,7 +239,7 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
       ``version_to`` of the latest earlier *succeeded* deployment of the same deployment group in the
       same input (a failed or stopped one never became what runs). Unknown stays empty.
     - A rollback deployment's description says ``rollback of <id>``; the rolled-back one's says
-      ``rolled back by <id>`` (:func:`merge_deployments` reads these links).
+      ``rolled back by <id>`` (:func:`~slo_analysis.sources.deployment_merge.merge_deployments` reads these links).
     """
     doc = as_map(doc, file, "CodeDeploy output")
     if "deploymentsInfo" in doc:
@@ -267,7 +271,7 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
             of = _opt_str(rb, "rollbackTriggeringDeploymentId", file, ctx)
             rb_msg = _opt_str(rb, "rollbackMessage", file, ctx)
         version_to = _revision(d.get("revision"), file, f"{ctx}.revision")
-        if service_from == "deploymentGroupName" and version_to and (m := _TASK_DEF.match(version_to)) \
+        if service_from == "deploymentGroupName" and version_to and (m := TASK_DEFINITION.match(version_to)) \
                 and isinstance(d.get("revision"), Mapping) and d["revision"].get("s3Location") is None \
                 and d["revision"].get("gitHubLocation") is None:
             service = m.group("family")
@@ -281,7 +285,7 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
             "version_from": _revision(d.get("previousRevision"), file, f"{ctx}.previousRevision"),
             "version_to": version_to,
             "source": "codedeploy",
-            "actor": _person(_opt_str(d, "creator", file, ctx)),
+            "actor": person(_opt_str(d, "creator", file, ctx)),
             "description": (_opt_str(d, "description", file, ctx), err_text, rb_msg),
         })
         groups.append(group)
@@ -310,8 +314,8 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
         parts = [desc, err_text, f"rolled back by {by}" if by else None]
         if of and not (desc and f"rollback of {of}" in desc):
             parts.append(f"rollback of {of}")
-        row["description"] = _join(*parts, rb_msg)
-    return _frame(rows)
+        row["description"] = join_text(*parts, rb_msg)
+    return deployments_frame(rows)
 
 
 # ----------------------------------------------------------------------------- ECS
@@ -365,13 +369,13 @@ def deployments_from_ecs(doc: Mapping[str, Any], *, file: str = "<memory>") -> p
                 "id": as_str(require(dep, "id", file, dctx), file, f"{dctx}.id"),
                 "service": name, "started_at": created, "finished_at": finished, "status": status,
                 "version_from": previous, "version_to": td, "source": "ecs", "actor": None,
-                "description": _join(f"ECS {state}" + (f" rollout {rollout}" if rollout else ""),
+                "description": join_text(f"ECS {state}" + (f" rollout {rollout}" if rollout else ""),
                                      _opt_str(dep, "rolloutStateReason", file, dctx),
                                      f"{failed} failed task(s)" if isinstance(failed, int) and failed else None,
                                      f"cluster {_short(cluster)}" if cluster else None),
             })
             previous = td
-    return _frame(rows)
+    return deployments_frame(rows)
 
 
 # ----------------------------------------------------------------------------- Lambda
@@ -406,30 +410,30 @@ def deployments_from_lambda(doc: Mapping[str, Any], *, file: str = "<memory>",
                 "id": _opt_str(v, "FunctionArn", file, ctx) or f"{fn}:{num}", "service": _short(fn),
                 "started_at": as_time(require(v, "LastModified", file, ctx), file, f"{ctx}.LastModified"),
                 "status": "succeeded", "version_from": previous, "version_to": str(num), "source": "lambda",
-                "description": _join(f"published version {num}", _opt_str(v, "Description", file, ctx),
+                "description": join_text(f"published version {num}", _opt_str(v, "Description", file, ctx),
                                      f"CodeSha256 {sha}" if sha else None),
             })
             previous = str(num)
-        return _frame(rows)
+        return deployments_frame(rows)
     alias_arn = as_str(require(doc, "AliasArn", file, "GetAlias output (or Versions)"), file, "AliasArn")
     target = as_str(require(doc, "FunctionVersion", file, "GetAlias output"), file, "FunctionVersion")
     if observed_at is None:
         log.info("%s: GetAlias output has no timestamp; pass observed_at to record it", file)
-        return _frame([])
+        return deployments_frame([])
     fn = alias_arn.split(":function:", 1)[-1].split(":", 1)[0]
     rows.append({
         "id": f"{alias_arn}@{_opt_str(doc, 'RevisionId', file, 'GetAlias') or target}", "service": fn,
         "started_at": as_time(observed_at, file, "observed_at"), "status": "succeeded",
         "version_to": target, "source": "lambda",
-        "description": _join(f"alias {_opt_str(doc, 'Name', file, 'GetAlias')} -> version {target}",
+        "description": join_text(f"alias {_opt_str(doc, 'Name', file, 'GetAlias')} -> version {target}",
                              _opt_str(doc, "Description", file, "GetAlias")),
     })
-    return _frame(rows)
+    return deployments_frame(rows)
 
 
 # ----------------------------------------------------------------------------- CloudTrail
 def _actor(ui: Any, fallback: str | None) -> str | None:
-    return _person(_principal(ui, fallback))
+    return person(_principal(ui, fallback))
 
 
 def _principal(ui: Any, fallback: str | None) -> str | None:
@@ -475,7 +479,7 @@ def _ct_version(name: str, req: Mapping[str, Any], resp: Mapping[str, Any], file
 
 STOP_SUFFIX = "/StopDeployment"
 """A CloudTrail StopDeployment row's id is ``<deploymentId>/StopDeployment`` (see
-:func:`deployments_from_cloudtrail`); :func:`merge_deployments` attaches it to that deployment."""
+:func:`deployments_from_cloudtrail`); :func:`~slo_analysis.sources.deployment_merge.merge_deployments` attaches it to that deployment."""
 
 
 def _image_tag(image: str) -> str:
@@ -494,7 +498,7 @@ def _registered(req: Mapping[str, Any], resp: Mapping[str, Any]) -> tuple[str, s
     family = td.get("family") if isinstance(td.get("family"), str) else req.get("family")
     revision = td.get("revision")
     arn = td.get("taskDefinitionArn")
-    if isinstance(arn, str) and (m := _TASK_DEF.match(_task_def(arn))):
+    if isinstance(arn, str) and (m := TASK_DEFINITION.match(_task_def(arn))):
         family, revision = m.group("family"), m.group("rev")
     if not isinstance(family, str) or isinstance(revision, bool) or not isinstance(revision, int | str) \
             or not str(revision).isdigit():
@@ -532,12 +536,12 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
       ``<deploymentId>/StopDeployment`` (:data:`STOP_SUFFIX`), ``status`` ``stopped``, the description
       ``stopped by <actor>`` (and whether auto-rollback was asked for); its service is the
       deployment group when a CreateDeployment of that deployment is in the same input.
-      :func:`merge_deployments` attaches it to the stopped deployment.
+      :func:`~slo_analysis.sources.deployment_merge.merge_deployments` attaches it to the stopped deployment.
     - ``RegisterTaskDefinition`` deploys nothing (nothing runs until a service uses the revision):
       when the event gives the family, the revision (``responseElements.taskDefinition``) and a
       container image, it yields an annotation row with ``status`` ``registered``,
       ``version_to`` ``family:revision`` and description ``image <tag>``, which
-      :func:`merge_deployments` folds into the description of rows deploying that revision and never
+      :func:`~slo_analysis.sources.deployment_merge.merge_deployments` folds into the description of rows deploying that revision and never
       outputs; without a revision it is dropped.
     """
     doc = as_map(doc, file, "LookupEvents output")
@@ -595,7 +599,7 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
                 "id": f"{dep_id}{STOP_SUFFIX}", "service": groups.get(dep_id, service or "codedeploy"),
                 "started_at": started, "status": "stopped", "source": "cloudtrail", "actor": actor,
                 "description": f"stopped by {actor or 'unknown'}"
-                               + f" ({_join(rb, f'StopDeployment of {dep_id}', ev_text)})"})
+                               + f" ({join_text(rb, f'StopDeployment of {dep_id}', ev_text)})"})
             continue
         own_id: Any = None
         if name == "CreateDeployment":
@@ -613,7 +617,7 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
             "actor": actor,
             "description": f"{source} {name}" + (f" ({ev_text})" if own_id and ev_text else ""),
         })
-    return _frame(rows)
+    return deployments_frame(rows)
 
 
 # ----------------------------------------------------------------------------- hand-kept file
@@ -655,7 +659,7 @@ def _file_row(rec: Any, file: str) -> dict[str, Any]:
         raise ValueError("finished_at is before started_at")
     return {"id": text("id"), "service": text("service"), "started_at": started, "finished_at": finished,
             "status": (text("status") or "succeeded").lower(), "version_from": text("version_from"),
-            "version_to": text("version_to"), "source": "file", "actor": _person(text("actor")),
+            "version_to": text("version_to"), "source": "file", "actor": person(text("actor")),
             "description": text("description")}
 
 
@@ -682,165 +686,7 @@ def deployments_from_file(path: str | Path, report: LoadReport | None = None) ->
             report.add_bad(file, line, reason, json.dumps(rec, default=str) if rec is not None else "")
     report.files.append(file)
     report.add_rows("deployments", len(rows))
-    return _frame(rows)
-
-
-# ----------------------------------------------------------------------------- merge
-_ROLLED_BACK_BY = re.compile(r"rolled back by ([A-Za-z0-9_-]+)")
-_ROLLBACK_OF = re.compile(r"rollback of ([A-Za-z0-9_-]+)")
-_NOT_A_PERSON = frozenset({"codeDeployRollback"})
-
-
-def _is_stop(row: Mapping[str, Any]) -> bool:
-    return row["source"] == "cloudtrail" and row["status"] == "stopped" and row["id"].endswith(STOP_SUFFIX)
-
-
-def merge_deployments(frames_: Sequence[pl.DataFrame], *, window: timedelta = timedelta(minutes=5)) \
-        -> pl.DataFrame:
-    """One row per change seen by several sources.
-
-    Rules:
-
-    - Same change: rows with the same ``id`` (AWS ids are unique: a CloudTrail CreateDeployment
-      carries the CodeDeploy id, an UpdateService response the ECS deployment id), whatever their
-      ``service`` (CodeDeploy names the ECS service, CloudTrail the deployment group). Otherwise rows
-      (or such id groups) of the same ``service``, from different sources, starting within
-      ``window`` of each other, whose ``version_to`` agree or one is unknown; of several candidate
-      groups the one with the same known ``version_to``, then the nearest in time, wins.
-    - Of a group the row of the richest source (:data:`SOURCE_RANK`: codedeploy, ecs, lambda, file,
-      cloudtrail) is kept; its empty ``finished_at``/``version_from``/``version_to``/``description``
-      are filled from the others in rank order, and ``actor`` prefers a CloudTrail or file principal
-      (CodeDeploy's ``creator`` only says "user"). The description ends with ``[also: source:id, ...]``
-      naming the merged rows. Exact duplicates (same source and id) collapse. Actors from IAM
-      Identity Center sessions become the person (see ``_person``).
-    - A CloudTrail StopDeployment row (id ``<deploymentId>/StopDeployment``) is attached to that
-      deployment: its ``stopped by <actor>`` joins the description, a ``requested``/``in_progress``
-      status becomes ``stopped``, and its actor is *not* the deployment's (the creator is). When the
-      stopped deployment was rolled back (``rolled back by <id>`` in its description, or a row saying
-      ``rollback of <stopped id>``), the stopper becomes that rollback's actor if CodeDeploy only knew
-      it as ``codeDeployRollback``. A stop of a deployment no source shows stays a row.
-    - CloudTrail ``registered`` rows (RegisterTaskDefinition) are not changes: they are dropped, and
-      their ``image <tag>`` is added to the description of every row whose ``version_to`` is that
-      ``family:revision``.
-    - An empty ``version_from`` of a row deploying a task definition ``family:N`` is the ``version_to``
-      of the latest earlier succeeded (or since replaced) row of the same service and family.
-    """
-    parts = [f for f in frames_ if f.height]
-    if not parts:
-        return frames.empty("deployments")
-    df = pl.concat([frames.conform(f, "deployments") for f in parts], how="vertical") \
-           .unique(subset=["source", "id"], keep="first", maintain_order=True) \
-           .sort("started_at", "service", maintain_order=True)
-    images: dict[str, str] = {}
-    stops: list[dict[str, Any]] = []
-    by_id: dict[str, list[dict[str, Any]]] = {}
-    for row in df.iter_rows(named=True):
-        row["actor"] = _person(row["actor"])
-        if row["source"] == "cloudtrail" and row["status"] == "registered":
-            if row["version_to"] and row["description"]:
-                images.setdefault(row["version_to"], row["description"])
-        elif _is_stop(row):
-            stops.append(row)
-        else:
-            by_id.setdefault(row["id"], []).append(row)
-    groups: list[list[dict[str, Any]]] = []
-    for same in by_id.values():  # in order of first start
-        best = _best_group(groups, same, window)
-        if best is None:
-            groups.append(list(same))
-        else:
-            best.extend(same)
-    attached: dict[int, list[dict[str, Any]]] = {}
-    index = {r["id"]: k for k, g in enumerate(groups) for r in g}
-    for stop in stops:
-        target = index.get(stop["id"][: -len(STOP_SUFFIX)])
-        if target is None:
-            groups.append([stop])
-        else:
-            attached.setdefault(target, []).append(stop)
-    out = [_merge_group(g, attached.get(k, []), images) for k, g in enumerate(groups)]
-    _rollback_actors(out, {k: attached[k] for k in attached})
-    _fill_task_def_from(out)
-    for row in out:
-        also = row.pop("_also")
-        row["description"] = _join(row["description"], f"[also: {also}]" if also else None)
-    return _frame(out).sort("started_at", "service", maintain_order=True)
-
-
-def _best_group(groups: list[list[dict[str, Any]]], rows: list[dict[str, Any]], window: timedelta) \
-        -> list[dict[str, Any]] | None:
-    services = {r["service"] for r in rows}
-    sources = {r["source"] for r in rows}
-    start = min(r["started_at"] for r in rows)
-    version = next((r["version_to"] for r in sorted(rows, key=lambda r: SOURCE_RANK.get(r["source"], 99))
-                    if r["version_to"]), None)
-    best, best_key = None, None
-    for g in groups:
-        if not services & {r["service"] for r in g} or sources & {r["source"] for r in g}:
-            continue
-        dt = abs(start - min(r["started_at"] for r in g))
-        versions = {r["version_to"] for r in g if r["version_to"]}
-        if dt > window or (version is not None and versions and version not in versions):
-            continue
-        key = (not (version is not None and version in versions), dt)
-        if best_key is None or key < best_key:
-            best, best_key = g, key
-    return best
-
-
-def _merge_group(group: list[dict[str, Any]], stops: list[dict[str, Any]], images: Mapping[str, str]) \
-        -> dict[str, Any]:
-    ranked = sorted(group, key=lambda r: SOURCE_RANK.get(r["source"], 99))
-    out = dict(ranked[0])
-    for col in ("finished_at", "version_from", "version_to", "description"):
-        if out[col] is None:
-            out[col] = next((r[col] for r in ranked if r[col] is not None), None)
-    people = [r["actor"] for r in ranked if r["source"] in ("cloudtrail", "file") and r["actor"]]
-    if people:
-        out["actor"] = people[0]
-    elif out["actor"] is None:
-        out["actor"] = next((r["actor"] for r in ranked if r["actor"]), None)
-    for stop in sorted(stops, key=lambda r: r["started_at"]):
-        text = stop["description"] or f"stopped by {stop['actor'] or 'unknown'}"
-        if text not in (out["description"] or ""):
-            out["description"] = _join(out["description"], text)
-        if out["status"] in ("requested", "in_progress"):
-            out["status"] = "stopped"
-    image = images.get(out["version_to"] or "")
-    if image and image not in (out["description"] or ""):
-        out["description"] = _join(out["description"], image)
-    out["_also"] = ", ".join(f"{r['source']}:{r['id']}" for r in [*ranked[1:], *stops])
-    return out
-
-
-def _rollback_actors(rows: list[dict[str, Any]], stops: Mapping[int, list[dict[str, Any]]]) -> None:
-    """The person who stopped a deployment asked for its rollback: make them the rollback's actor."""
-    by_id = {r["id"]: r for r in rows}
-    for k, stopped in stops.items():
-        who = next((s["actor"] for s in sorted(stopped, key=lambda r: r["started_at"]) if s["actor"]), None)
-        if who is None:
-            continue
-        target = rows[k]
-        ids = set(_ROLLED_BACK_BY.findall(target["description"] or ""))
-        ids |= {r["id"] for r in rows if target["id"] in _ROLLBACK_OF.findall(r["description"] or "")}
-        for rid in ids:
-            rb = by_id.get(rid)
-            if rb is not None and rb is not target and (rb["actor"] is None or rb["actor"] in _NOT_A_PERSON):
-                rb["actor"] = who
-
-
-def _fill_task_def_from(rows: list[dict[str, Any]]) -> None:
-    """Empty ``version_from`` of a task definition rollout: the family's last good revision before it."""
-    last: dict[tuple[str, str], str] = {}
-    for r in sorted(rows, key=lambda r: r["started_at"]):
-        m = _TASK_DEF.match(r["version_to"] or "")
-        if m is None:
-            continue
-        key = (r["service"], m.group("family"))
-        if r["version_from"] is None and key in last:
-            r["version_from"] = last[key]
-        if r["status"] in ("succeeded", "replaced"):
-            last[key] = r["version_to"]
+    return deployments_frame(rows)
 
 
 # ----------------------------------------------------------------------------- detection

@@ -4,7 +4,7 @@ Fetchers follow ``docs/live-sources.md``: clients only from :func:`slo_analysis.
 one :class:`~slo_analysis.sources.aws.Fetched` unit per call (per page for paginated calls),
 ``done`` units skipped without calling AWS, every loop bounded, frames parsed by the loaders of
 :mod:`slo_analysis.sources.deployments` (the import path's parsers). Rows of the different sources are
-kept as they are; :func:`~slo_analysis.sources.deployments.merge_deployments` de-duplicates them when
+kept as they are; :func:`~slo_analysis.sources.deployment_merge.merge_deployments` de-duplicates them when
 the analysis reads the snapshot.
 
 AWS operations called

@@ -7,7 +7,7 @@ from typing import Any
 import polars as pl
 
 from slo_analysis import frames
-from slo_analysis.sources.deployments import merge_deployments
+from slo_analysis.sources.deployment_merge import merge_deployments
 from slo_analysis.store.snapshot import Snapshot
 
 __all__ = ["snapshot_summary", "format_summary"]

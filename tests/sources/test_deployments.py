@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from slo_analysis.exceptions import MissingKeyError, SloAnalysisError
 from slo_analysis.sources import deployments as dep
 from slo_analysis.sources._io import LoadReport
+from slo_analysis.sources.deployment_merge import merge_deployments
 
 DATA = Path(__file__).parent / "data"
 
@@ -146,16 +147,16 @@ def _row(source, id_, service, minute, version=None, actor=None, desc=None, fini
 
 
 def test_merge_deployments():
-    ecs = dep._frame([_row("ecs", "ecs-svc/2", "routing-service", 0, "routing:42",
+    ecs = dep.deployments_frame([_row("ecs", "ecs-svc/2", "routing-service", 0, "routing:42",
                            finished=datetime(2026, 11, 3, 10, 9, tzinfo=UTC)),
                       _row("ecs", "ecs-svc/3", "routing-service", 60, "routing:41")])
-    ct = dep._frame([_row("cloudtrail", "ev-1", "routing-service", -0.5, "routing:42", actor="gh/bot",
+    ct = dep.deployments_frame([_row("cloudtrail", "ev-1", "routing-service", -0.5, "routing:42", actor="gh/bot",
                           desc="ecs UpdateService"),
                      _row("cloudtrail", "ev-2", "routing-service", 59, None, actor="alice"),
                      _row("cloudtrail", "ev-3", "kb-search", 0, "x")])
-    cd = dep._frame([_row("codedeploy", "d-1", "kb-search", 30, "abc", actor="user"),
+    cd = dep.deployments_frame([_row("codedeploy", "d-1", "kb-search", 30, "abc", actor="user"),
                      _row("cloudtrail", "d-1", "kb-search", 20, "abc", actor="carol")])
-    out = dep.merge_deployments([ecs, ct, cd, ecs])
+    out = merge_deployments([ecs, ct, cd, ecs])
     got = out.select("id", "source", "service", "version_to", "actor", "finished_at").rows()
     assert got == [
         ("ev-3", "cloudtrail", "kb-search", "x", None, None),
@@ -165,7 +166,7 @@ def test_merge_deployments():
     ]
     assert out.filter(pl.col("id") == "ecs-svc/2")["description"].item() == \
         "ecs UpdateService; [also: cloudtrail:ev-1]"
-    assert dep.merge_deployments([]).height == 0
+    assert merge_deployments([]).height == 0
 
 
 def test_missing_key_names_file_and_key(aws_fixtures):
@@ -225,7 +226,7 @@ def _ts(text: str) -> datetime:
 
 def test_demo_merge_tells_the_story(small_demo):
     truth = json.loads((small_demo / "scenario.json").read_text())
-    out = dep.merge_deployments(_demo_frames(small_demo))
+    out = merge_deployments(_demo_frames(small_demo))
     assert out["id"].n_unique() == out.height
     assert out.filter(pl.col("status") == "registered").height == 0
     assert out.filter(pl.col("service").is_in(["codedeploy", "DgpECS-prod-routing-service"])).height == 0
@@ -353,7 +354,7 @@ def test_stop_deployment_attaches_and_names_the_rollback_actor():
     assert (stop["id"], stop["service"], stop["actor"]) == (
         "d-BAD/StopDeployment", "DgpECS-prod-routing-service", "tomas.novak")
     assert stop["description"].startswith("stopped by tomas.novak (auto-rollback enabled")
-    out = {r["id"]: r for r in dep.merge_deployments([cd, ct]).to_dicts()}
+    out = {r["id"]: r for r in merge_deployments([cd, ct]).to_dicts()}
     assert set(out) == {"d-BAD", "d-RB"}
     assert (out["d-BAD"]["service"], out["d-BAD"]["actor"], out["d-BAD"]["status"]) == (
         "routing-service", "priya.natarajan", "stopped")
@@ -361,10 +362,10 @@ def test_stop_deployment_attaches_and_names_the_rollback_actor():
     assert out["d-BAD"]["description"].endswith("[also: cloudtrail:d-BAD, cloudtrail:d-BAD/StopDeployment]")
     assert out["d-RB"]["actor"] == "tomas.novak"
     # Without the CodeDeploy side: the stop still joins the CreateDeployment row and sets its status.
-    only_ct = dep.merge_deployments([ct]).to_dicts()
+    only_ct = merge_deployments([ct]).to_dicts()
     assert [(r["id"], r["status"], r["actor"]) for r in only_ct] == [("d-BAD", "stopped", "priya.natarajan")]
     # A stop of a deployment no source shows stays a row of its own.
-    lone = dep.merge_deployments([ct.filter(pl.col("status") == "stopped")])
+    lone = merge_deployments([ct.filter(pl.col("status") == "stopped")])
     assert lone["id"].to_list() == ["d-BAD/StopDeployment"]
 
 
@@ -387,7 +388,7 @@ def test_update_service_merges_with_ecs_despite_register_task_definition():
     assert ct.select("status", "version_to", "description").rows() == [
         ("registered", "kb-search:18", "image 1.8.1"),
         ("requested", "kb-search:18", "ecs.amazonaws.com UpdateService")]
-    out = dep.merge_deployments([ecs, ct])
+    out = merge_deployments([ecs, ct])
     assert out.select("id", "version_from", "version_to", "actor").rows() == [
         ("ecs-svc/17", None, "kb-search:17", None),
         ("ecs-svc/18", "kb-search:17", "kb-search:18", "lena.fischer")]
@@ -409,5 +410,5 @@ def test_merge_task_def_version_from_skips_failed():
     rows = [_row("ecs", "a", "web", 0, "web:1"), _row("ecs", "b", "web", 10, "web:2"),
             _row("cloudtrail", "c", "web", 20, "web:3"), _row("file", "f", "web", 30, "flag=on")]
     rows[1]["status"] = "failed"
-    out = dep.merge_deployments([dep._frame(rows)])
+    out = merge_deployments([dep.deployments_frame(rows)])
     assert out.select("id", "version_from").rows() == [("a", None), ("b", "web:1"), ("c", "web:1"), ("f", None)]
