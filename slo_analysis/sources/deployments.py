@@ -9,7 +9,7 @@ Conventions
   (``requested``: only the API call is known, from CloudTrail; ``replaced``: an older ECS
   deployment still draining or gone). CloudTrail frames also hold ``registered`` rows
   (RegisterTaskDefinition image annotations, not changes) and StopDeployment rows (``stopped``,
-  id ``<deploymentId>/StopDeployment``); :func:`~slo_analysis.sources.deployment_merge.merge_deployments` folds both into the changes.
+  id ``<deploymentId>/StopDeployment``); ``deployment_merge.merge_deployments`` folds both into the changes.
 - ``service``: CodeDeploy ECS blue/green uses the AppSpec's task definition family; otherwise
   CodeDeploy uses ``deploymentGroupName`` by default (a group is one service in one
   environment; an application bundles several), ``service_from="applicationName"`` switches;
@@ -239,7 +239,7 @@ def deployments_from_codedeploy(doc: Mapping[str, Any], *, file: str = "<memory>
       ``version_to`` of the latest earlier *succeeded* deployment of the same deployment group in the
       same input (a failed or stopped one never became what runs). Unknown stays empty.
     - A rollback deployment's description says ``rollback of <id>``; the rolled-back one's says
-      ``rolled back by <id>`` (:func:`~slo_analysis.sources.deployment_merge.merge_deployments` reads these links).
+      ``rolled back by <id>`` (``deployment_merge.merge_deployments`` reads these links).
     """
     doc = as_map(doc, file, "CodeDeploy output")
     if "deploymentsInfo" in doc:
@@ -479,7 +479,7 @@ def _ct_version(name: str, req: Mapping[str, Any], resp: Mapping[str, Any], file
 
 STOP_SUFFIX = "/StopDeployment"
 """A CloudTrail StopDeployment row's id is ``<deploymentId>/StopDeployment`` (see
-:func:`deployments_from_cloudtrail`); :func:`~slo_analysis.sources.deployment_merge.merge_deployments` attaches it to that deployment."""
+:func:`deployments_from_cloudtrail`); ``deployment_merge.merge_deployments`` attaches it to that deployment."""
 
 
 def _image_tag(image: str) -> str:
@@ -536,12 +536,12 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
       ``<deploymentId>/StopDeployment`` (:data:`STOP_SUFFIX`), ``status`` ``stopped``, the description
       ``stopped by <actor>`` (and whether auto-rollback was asked for); its service is the
       deployment group when a CreateDeployment of that deployment is in the same input.
-      :func:`~slo_analysis.sources.deployment_merge.merge_deployments` attaches it to the stopped deployment.
+      ``deployment_merge.merge_deployments`` attaches it to the stopped deployment.
     - ``RegisterTaskDefinition`` deploys nothing (nothing runs until a service uses the revision):
       when the event gives the family, the revision (``responseElements.taskDefinition``) and a
       container image, it yields an annotation row with ``status`` ``registered``,
       ``version_to`` ``family:revision`` and description ``image <tag>``, which
-      :func:`~slo_analysis.sources.deployment_merge.merge_deployments` folds into the description of rows deploying that revision and never
+      ``deployment_merge.merge_deployments`` folds into the description of rows deploying that revision and never
       outputs; without a revision it is dropped.
     """
     doc = as_map(doc, file, "LookupEvents output")
