@@ -30,6 +30,8 @@ from slo_analysis import frames
 from slo_analysis.exceptions import InputError, MissingKeyError
 from slo_analysis.sources._io import LoadReport, as_list, as_map, as_time, require
 
+_INT64_MAX = 2**63 - 1
+
 __all__ = [
     "TRACE_SUMMARY_SCHEMA",
     "SERVICE_EDGE_SCHEMA",
@@ -165,7 +167,7 @@ def _walk(doc: Any, *, file: str, where: str, trace_id: str | None, service: str
         "duration_ms": duration,
         "http_method": _text(_get(doc, "http", "request", "method")),
         "http_url": _text(_get(doc, "http", "request", "url")),
-        "http_status": status if isinstance(status, int) and not isinstance(status, bool) else None,
+        "http_status": _http_status(status),
         "fault": _flag(doc, "fault"),
         "error": _flag(doc, "error"),
         "throttle": _flag(doc, "throttle"),
@@ -327,7 +329,7 @@ def trace_summaries(doc: Any, *, file: str) -> pl.DataFrame:
             "start": start,
             "duration_ms": _seconds_to_ms(s.get("Duration"), file, f"{where}.Duration"),
             "response_time_ms": _seconds_to_ms(s.get("ResponseTime"), file, f"{where}.ResponseTime"),
-            "http_status": status if isinstance(status, int) and not isinstance(status, bool) else None,
+            "http_status": _http_status(status),
             "http_method": _text(_get(s, "Http", "HttpMethod")),
             "http_url": _text(_get(s, "Http", "HttpURL")),
             "has_fault": s.get("HasFault") is True,
@@ -343,9 +345,20 @@ def trace_summaries(doc: Any, *, file: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=TRACE_SUMMARY_SCHEMA)
 
 
-def _count(stats: Any, *keys: str) -> int:
+def _count(stats: Any, *keys: str, file: str) -> int:
+    """A count from SummaryStatistics: 0 when absent, InputError when it is not a count an Int64 holds."""
     v = _get(stats, *keys)
-    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0
+    if v is None:
+        return 0
+    if (isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not math.isfinite(v))
+            or not 0 <= v <= _INT64_MAX):
+        raise InputError(file, f"{'.'.join(keys)} is not a count: {v!r}", key=keys[-1])
+    return int(v)
+
+
+def _http_status(v: Any) -> int | None:
+    """An HTTP status code, or None for anything that is not one (X-Ray leaves it out when unknown)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 999 else None
 
 
 def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
@@ -377,11 +390,11 @@ def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
                 "target": None if target is None else _text(target.get("Name")),
                 "target_type": None if target is None else _text(target.get("Type")),
                 "edge_type": _text(edge.get("EdgeType")),
-                "ok_count": _count(stats, "OkCount"),
-                "error_count": _count(stats, "ErrorStatistics", "TotalCount"),
-                "throttle_count": _count(stats, "ErrorStatistics", "ThrottleCount"),
-                "fault_count": _count(stats, "FaultStatistics", "TotalCount"),
-                "total_count": _count(stats, "TotalCount"),
+                "ok_count": _count(stats, "OkCount", file=file),
+                "error_count": _count(stats, "ErrorStatistics", "TotalCount", file=file),
+                "throttle_count": _count(stats, "ErrorStatistics", "ThrottleCount", file=file),
+                "fault_count": _count(stats, "FaultStatistics", "TotalCount", file=file),
+                "total_count": _count(stats, "TotalCount", file=file),
                 "total_response_time_ms": _seconds_to_ms(total_rt, file, f"{ew}.TotalResponseTime"),
                 "start": times["StartTime"],
                 "end": times["EndTime"],
