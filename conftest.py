@@ -1,12 +1,22 @@
 """Doctests in the package run on a small demo snapshot: ``demo_snapshot()`` in their namespace builds it
-once per test session (3 days at a fifth of the default traffic) and returns its path."""
+once per test session (3 days at a fifth of the default traffic) and returns its path.
+
+Property tests explore new random inputs on every local run; under CI (``CI`` set, as .ci/run does) they
+replay a fixed, derandomised set, so a red CI always reproduces.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
