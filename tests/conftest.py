@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Run the IAM policy tests last, once every other test has made its AWS calls."""
     _COLLECTED_FILES.update(item.path.name for item in items)
     items.sort(key=lambda item: item.path.name == IAM_POLICY_TESTS)  # stable: others keep their order
+
+
+@pytest.fixture()
+def calls() -> Iterator[Counter[str]]:
+    """Counts ``service:Operation`` of every call made through slo_analysis.sources.aws.client."""
+    from slo_analysis.sources import aws
+
+    seen: Counter[str] = Counter()
+
+    def observe(service: str, operation: str) -> None:
+        seen[f"{service}:{operation}"] += 1
+
+    aws.add_operation_observer(observe)
+    yield seen
+    aws.remove_operation_observer(observe)

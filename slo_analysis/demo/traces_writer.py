@@ -262,26 +262,10 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
                 ],
             }
             rt_doc["cause"] = {"exceptions": [{"id": next(it), "type": "AgentAssignmentTimeout", "message": msg}]}
-            root_cause = {
-                "Services": [
-                    {
-                        "Name": "routing-service",
-                        "Names": ["routing-service"],
-                        "Type": "AWS::ECS::Container",
-                        "AccountId": ACCOUNT,
-                        "Inferred": False,
-                        "EntityPath": [
-                            {"Name": "routing-service", "Exceptions": [], "Remote": False},
-                            {
-                                "Name": "agent_skills@aurora-prod",
-                                "Remote": True,
-                                "Exceptions": [{"Name": "PSQLException", "Message": msg}],
-                            },
-                        ],
-                    }
-                ],
-                "ClientImpacting": True,
-            }
+            root_cause = _routing_root_cause(
+                {"Exceptions": [], "Remote": False},
+                {"Remote": True, "Exceptions": [{"Name": "PSQLException", "Message": msg}]},
+            )
         else:
             rt_doc["subsegments"].append(
                 _ddb(
@@ -333,33 +317,34 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
     }
     if rt is not None and rt["sql_ms"] > 1000 and not root_cause:
         summary["ResponseTimeRootCauses"] = [
-            {
-                "Services": [
-                    {
-                        "Name": "routing-service",
-                        "Names": ["routing-service"],
-                        "Type": "AWS::ECS::Container",
-                        "AccountId": ACCOUNT,
-                        "Inferred": False,
-                        "EntityPath": [
-                            {
-                                "Name": "routing-service",
-                                "Coverage": round(rt["latency_ms"] / sw["latency_ms"], 3),
-                                "Remote": False,
-                            },
-                            {
-                                "Name": "agent_skills@aurora-prod",
-                                "Coverage": round(rt["sql_ms"] / sw["latency_ms"], 3),
-                                "Remote": True,
-                            },
-                        ],
-                    }
-                ],
-                "ClientImpacting": True,
-            }
+            _routing_root_cause(
+                {"Coverage": round(rt["latency_ms"] / sw["latency_ms"], 3), "Remote": False},
+                {"Coverage": round(rt["sql_ms"] / sw["latency_ms"], 3), "Remote": True},
+            )
         ]
     return docs, summary
 
+
+
+def _routing_root_cause(service: dict[str, Any], database: dict[str, Any]) -> dict[str, Any]:
+    """A GetTraceSummaries root cause in routing-service's call to the agent_skills database; ``service``
+    and ``database`` add the EntityPath fields of a fault (Exceptions) or a response time (Coverage)."""
+    return {
+        "Services": [
+            {
+                "Name": "routing-service",
+                "Names": ["routing-service"],
+                "Type": "AWS::ECS::Container",
+                "AccountId": ACCOUNT,
+                "Inferred": False,
+                "EntityPath": [
+                    {"Name": "routing-service", **service},
+                    {"Name": "agent_skills@aurora-prod", **database},
+                ],
+            }
+        ],
+        "ClientImpacting": True,
+    }
 
 def write_traces(
     out: Path, sim: Simulation, story: Story, scale: float, rng: np.random.Generator

@@ -45,19 +45,6 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture()
-def calls() -> Iterator[Counter[str]]:
-    """Counts ``service:Operation`` of every call made through slo_analysis.sources.aws.client."""
-    seen: Counter[str] = Counter()
-
-    def observe(service: str, operation: str) -> None:
-        seen[f"{service}:{operation}"] += 1
-
-    aws.add_operation_observer(observe)
-    yield seen
-    aws.remove_operation_observer(observe)
-
-
 def _settings(fake_session: Any, endpoint: str | None = None) -> AwsSettings:
     return AwsSettings(session=fake_session, region="eu-west-1", endpoint_url=endpoint)
 

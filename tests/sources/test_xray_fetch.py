@@ -7,7 +7,6 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,18 +27,6 @@ from slo_analysis.sources.xray_fetch import (
 )
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture()
-def calls() -> Iterator[Counter[str]]:
-    seen: Counter[str] = Counter()
-
-    def observe(service: str, operation: str) -> None:
-        seen[f"{service}:{operation}"] += 1
-
-    aws.add_operation_observer(observe)
-    yield seen
-    aws.remove_operation_observer(observe)
 
 
 def _trace_id(t: float) -> str:
