@@ -23,6 +23,7 @@ from slo_analysis.frames import format_dimensions
 __all__ = [
     "GZIP_MAGIC",
     "read_bytes",
+    "gunzip_if_gzip",
     "decode_json",
     "read_json",
     "require",
@@ -51,11 +52,19 @@ def read_bytes(path: str | Path) -> bytes:
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(p, f"cannot read: {exc.strerror or exc}") from exc
+    return gunzip_if_gzip(data, p)
+
+
+def gunzip_if_gzip(data: bytes, file: str | Path) -> bytes:
+    """``data`` gunzipped when it starts with the gzip magic number, else unchanged.
+
+    Raises :class:`TruncatedInputError` naming ``file`` when the gzip stream is cut off or corrupt.
+    """
     if data[:2] == GZIP_MAGIC:
         try:
             return gzip.decompress(data)
         except (EOFError, OSError, zlib.error) as exc:
-            raise TruncatedInputError(p, f"truncated or corrupt gzip: {exc}") from exc
+            raise TruncatedInputError(file, f"truncated or corrupt gzip: {exc}") from exc
     return data
 
 

@@ -24,7 +24,7 @@ from slo_analysis.sources import (
     openslo,
     xray,
 )
-from slo_analysis.sources._io import decode_json, read_bytes
+from slo_analysis.sources._io import decode_json, gunzip_if_gzip, read_bytes
 
 __all__ = ["Detected", "KINDS", "UNKNOWN", "sniff"]
 
@@ -91,8 +91,8 @@ class Detected:
     reason: str = ""  # why it is UNKNOWN
 
 
-def sniff(path: str | Path) -> Detected:
-    """Read ``path`` and recognise its format by content.
+def sniff(path: str | Path, raw: bytes | None = None) -> Detected:
+    """Read ``path`` (or take its bytes, ``raw``, already read) and recognise its format by content.
 
     Raises
     ------
@@ -102,7 +102,7 @@ def sniff(path: str | Path) -> Detected:
         the file cannot be read.
     """
     p = Path(path)
-    data = read_bytes(p)
+    data = read_bytes(p) if raw is None else gunzip_if_gzip(raw, p)
     head = data[:4096].lstrip()
     if not head:
         return Detected(p, UNKNOWN, None, "empty file")

@@ -174,7 +174,7 @@ def import_files(
             result.already_imported.append(str(path))
             continue
         try:
-            found = sniff(path)
+            found = sniff(path, raw)  # the bytes already read for the sha256: no second read
         except SloAnalysisError as exc:
             if not keep_going:
                 raise
