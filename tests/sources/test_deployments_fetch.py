@@ -200,8 +200,9 @@ def test_lambda_versions_and_aliases(moto_endpoint: str, fake_session: Any) -> N
     lam.update_function_code(FunctionName=fn, ZipFile=_zip() + b"", Publish=True)
     lam.create_alias(FunctionName=fn, Name="live", FunctionVersion="1")
     settings = AwsSettings(session=fake_session, region="eu-west-1", endpoint_url=moto_endpoint)
+    window = _now_window()  # one window: the unit names carry it, so a second clock read could rename them
     with Calls() as calls:
-        units = list(df.lambda_fetcher(settings, _now_window(), [fn])(set()))
+        units = list(df.lambda_fetcher(settings, window, [fn])(set()))
     assert calls.ops == ["ListVersionsByFunction", "ListAliases"]
     versions, aliases = units
     assert versions.kind == "deployments-lambda" and aliases.kind == "lambda-aliases" and not aliases.frames
@@ -210,7 +211,7 @@ def test_lambda_versions_and_aliases(moto_endpoint: str, fake_session: Any) -> N
     assert len(rows) == len(published) >= 1 and {r["service"] for r in rows} == {fn}
     assert [a["Name"] for a in aliases.response["Aliases"]] == ["live"]
     with Calls() as calls:
-        assert list(df.lambda_fetcher(settings, _now_window(), [fn], stored=lambda u: None)(
+        assert list(df.lambda_fetcher(settings, window, [fn], stored=lambda u: None)(
             {versions.unit, aliases.unit})) == []
     assert calls.ops == ["ListVersionsByFunction", "ListAliases"]  # re-read for their markers only
 
