@@ -15,9 +15,11 @@ from typing import Any
 from slo_analysis.exceptions import SloAnalysisError
 
 __version__ = "0.1.0"
-__all__ = ["SloAnalysisError", "frames", "exceptions", "sources", "store", "core", "demo", "__version__"]
+__all__ = [
+    "SloAnalysisError", "frames", "exceptions", "sources", "store", "core", "analysis", "viz", "demo", "__version__",
+]
 
-_LAZY = {"frames", "exceptions", "sources", "store", "core", "demo"}
+_LAZY = {"frames", "exceptions", "sources", "store", "core", "analysis", "viz", "reports", "demo"}
 
 
 def __getattr__(name: str) -> Any:
