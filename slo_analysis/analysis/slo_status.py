@@ -50,7 +50,7 @@ from slo_analysis.core.sli import (
 if TYPE_CHECKING:
     from slo_analysis.store import Snapshot  # noqa: F401  (typing only)
 
-__all__ = ["FrameSource", "SliSource", "ticket_events_from_logs", "sli_source", "sli_for_slo", "slis_for_slos"]
+__all__ = ["FrameSource", "SliSource", "frame_of", "ticket_events_from_logs", "sli_source", "sli_for_slo", "slis_for_slos"]
 
 SliSource = Literal["auto", "requests", "metrics", "events"]
 _FIRST_RESPONSE = re.compile(r"^FirstResponseWithin(\d+)(s|m|h)$")
@@ -66,12 +66,21 @@ FrameSource = Mapping[str, pl.DataFrame | pl.LazyFrame] | _Scannable
 """A :class:`~slo_analysis.store.Snapshot` (anything with ``.scan(name)``) or a mapping of frames."""
 
 
-def _frame(frames: FrameSource, name: str) -> pl.LazyFrame:
+def frame_of(frames: FrameSource, name: str, *, required: bool = True) -> pl.LazyFrame:
+    """Frame ``name`` of a snapshot or a mapping, lazily; a mapping without it gives an empty, typed frame
+    unless ``required`` (then :class:`SliError` names the frames it has). A snapshot gives an empty frame."""
     if isinstance(frames, Mapping):
         if name not in frames:
-            raise SliError(f"no {name!r} frame among {sorted(frames)}")
+            if required:
+                raise SliError(f"no {name!r} frame among {sorted(frames)}")
+            from slo_analysis import frames as schemas
+
+            return schemas.empty(name).lazy()
         return frames[name].lazy()
     return frames.scan(name)
+
+
+_frame = frame_of
 
 
 def ticket_events_from_logs(logs: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
