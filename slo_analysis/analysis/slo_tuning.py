@@ -3,7 +3,8 @@
 A target is *supported* when the service met it over most past intervals: the suggestion is the
 attainment the service reached in all but the worst ``quantile`` of its rolling intervals (default
 the 5th percentile: met in 19 intervals out of 20), rounded down to the usual "nines" grid
-(99, 99.5, 99.9, 99.95, 99.99 %...), so an SLO is neither a promise broken every month nor one so loose that no incident ever moves it.
+(99, 99.5, 99.9, 99.95, 99.99 %...), so an SLO is neither a promise broken every month nor one so
+loose that no incident ever moves it.
 
 Examples
 --------
