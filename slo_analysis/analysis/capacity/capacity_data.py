@@ -199,7 +199,8 @@ def instances_from_logs(frames: FrameSource, log_group: str, *, every: str = "1h
            .agg(pl.col("log_stream").n_unique().alias("n")).collect())
     if per.is_empty():
         raise CapacityError(f"logs frame: no events in log group {log_group!r}")
-    return max(1, round(float(per["n"].median() or 1)))
+    median = per["n"].cast(pl.Float64).median()
+    return max(1, round(float(median))) if isinstance(median, float) else 1
 
 
 def burst_factor(series: pl.DataFrame, *, every: str = "1h", quantile: float = 0.95) -> float:

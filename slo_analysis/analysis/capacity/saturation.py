@@ -20,16 +20,19 @@ issues a :class:`~slo_analysis.analysis.capacity.errors.CapacityWarning` and is 
 
 Examples
 --------
-A synthetic service whose latency doubles near 8 requests/s per instance:
+Latencies drawn from a USL service (``lam`` = 5/s, ``sigma`` = 0.05, ``kappa`` = 0.02, so at most 16.4/s)
+with 1 % noise, observed up to 15/s; the fit recovers the parameters and the maximum throughput:
 
 >>> import numpy as np
->>> x = np.linspace(0.5, 7.0, 60)
->>> y = 100.0 * (1 + 0.05 * x + 0.02 * x * x) * np.exp(np.random.default_rng(1).normal(0, 0.02, x.size))
+>>> x = np.linspace(1.0, 15.0, 40)
+>>> y = 1000 * usl_latency(x, 5.0, 0.05, 0.02) * np.exp(np.random.default_rng(1).normal(0, 0.01, x.size))
 >>> fit = fit_saturation(x, y)
->>> fit.usl.max_throughput > fit.knee_load > 0
+>>> round(fit.usl.lam, 1), round(fit.usl.sigma, 2), round(fit.usl.kappa, 2), round(fit.usl.max_throughput, 1)
+(5.0, 0.05, 0.02, 16.3)
+>>> fit.usl.max_throughput > fit.knee_load > 10
 True
->>> 400 < float(fit.predict([6.0])["usl_ms"][0]) < 500
-True
+>>> bool(fit.predict([12.0])["mmc_ms"][0] > 0), fit.warnings
+(True, ())
 """
 
 from __future__ import annotations

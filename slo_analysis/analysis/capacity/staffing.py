@@ -57,7 +57,7 @@ def erlang_b(agents: int, load: float) -> float:
     """Blocking probability of ``agents`` servers offered ``load`` erlangs (Erlang B, by recurrence).
 
     >>> round(erlang_b(30, 25.0), 4)  # 30 lines, 25 erlangs: about 5 % blocked
-    0.0527
+    0.0526
     """
     _check(load, agents)
     b = 1.0
@@ -159,7 +159,7 @@ def staffing_table(arrival_rate: float, aht_s: float, answer_within_s: float,
     >>> t["stable"].to_list()
     [False, False, True, True, True, True]
     >>> [round(x, 3) for x in t["service_level"].to_list()[2:]]
-    [0.39, 0.639, 0.796, 0.888]
+    [0.39, 0.64, 0.796, 0.888]
     """
     load = arrival_rate * aht_s
     rows = []
