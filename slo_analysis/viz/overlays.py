@@ -47,7 +47,7 @@ __all__ = [
     "require_columns",
     "bucket_seconds",
     "format_duration",
-    "legend_right",
+    "finish_figure",
 ]
 
 Frame = pl.DataFrame | pl.LazyFrame
@@ -122,10 +122,13 @@ def thin(df: pl.DataFrame, every_s: int, aggs: Sequence[pl.Expr], *, time_column
     )
 
 
-def legend_right(fig: go.Figure) -> go.Figure:
-    """Put the legend in a column right of the plot (charts with many entries); returns the same figure."""
-    fig.update_layout(legend={"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yanchor": "top",
-                              "font": {"size": 12}, "groupclick": "toggleitem"})
+def finish_figure(fig: go.Figure, *, legend: Literal["right", "top"] = "right") -> go.Figure:
+    """Last touches every chart here shares: x axis titles clear of two-line date ticks, and the legend in a
+    column right of the plot (``legend="right"``, for charts with many entries) or the theme's row on top."""
+    fig.update_xaxes(automargin=True, title_standoff=10)
+    if legend == "right":
+        fig.update_layout(legend={"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yanchor": "top",
+                                  "font": {"size": 12}, "groupclick": "toggleitem"})
     return fig
 
 

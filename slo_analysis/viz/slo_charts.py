@@ -43,8 +43,8 @@ from slo_analysis.viz.overlays import (
     add_deployments,
     add_windows,
     bucket_seconds,
+    finish_figure,
     format_duration,
-    legend_right,
     require_columns,
     thin,
 )
@@ -174,7 +174,7 @@ def sli_timeline(
     fig.update_yaxes(title_text=f"SLI per {format_duration(every)}", tickformat=".0%", row=2, col=1)
     fig.update_xaxes(title_text=_time_title(tz), row=2, col=1)
     fig.update_layout(hovermode="x unified")
-    return legend_right(fig)
+    return finish_figure(fig)
 
 
 def _status_segments(fig: go.Figure, x: Any, y: pl.Series, status: pl.Series) -> None:
@@ -244,7 +244,7 @@ def budget_burndown(
                 clip=ev.window, end_default=end)
     add_deployments(fig, deployments, tz=tz, window=ev.window)
     fig.update_yaxes(tickformat=".0%")
-    return legend_right(fig)
+    return finish_figure(fig)
 
 
 def burn_rate_chart(
@@ -350,4 +350,4 @@ def burn_rate_chart(
         ticks = [10.0 ** k for k in range(math.floor(math.log10(floor)), math.ceil(math.log10(top)) + 1)]
         fig.update_yaxes(type="log", tickvals=ticks,
                          ticktext=[f"≤{t:g}" if t <= floor else f"{t:g}x" for t in ticks])
-    return legend_right(fig)
+    return finish_figure(fig)
