@@ -45,6 +45,7 @@ __all__ = [
     "in_window",
     "operation_expr",
     "operations",
+    "parent_index",
     "self_times",
     "trace_roots",
     "attribution",
@@ -108,30 +109,51 @@ def operation_expr() -> pl.Expr:
     return pl.coalesce(annotated, from_url, pl.col("name"))
 
 
-def operations(spans: pl.DataFrame) -> pl.Series:
+def parent_index(spans: pl.DataFrame) -> pl.Series:
+    """Row number of each span's parent in ``spans`` (same trace), null for a root or an orphan.
+
+    One join on the string ids; everything after walks the tree with integer ``gather``.
+    """
+    _require(spans, ["trace_id", "span_id", "parent_id"])
+    # join on a 64-bit hash of (trace_id, span_id), then check the ids: a collision falls back to strings
+    key = pl.struct("trace_id", "span_id").hash(seed=7)
+    rows = spans.select(h=key).with_row_index("parent_row").unique("h", keep="first")
+    up = (spans.select(h=pl.struct("trace_id", span_id="parent_id").hash(seed=7))
+          .join(rows, on="h", how="left", maintain_order="left")["parent_row"])
+    same = (spans["parent_id"] == spans["span_id"].gather(up)) & (spans["trace_id"] == spans["trace_id"].gather(up))
+    if bool(same.fill_null(True).all()):
+        return pl.select(pl.when(same.fill_null(False)).then(up)).to_series().rename("parent_row")
+    logger.debug("parent_index: hash collision, joining on the string ids")
+    rows_s = (spans.select("trace_id", "span_id").with_row_index("parent_row")
+              .unique(["trace_id", "span_id"], keep="first"))
+    return (spans.select("trace_id", span_id="parent_id")
+            .join(rows_s, on=["trace_id", "span_id"], how="left", maintain_order="left")["parent_row"])
+
+
+def operations(spans: pl.DataFrame, parents: pl.Series | None = None) -> pl.Series:
     """The ``operation`` of every span (same order as ``spans``).
 
     A segment (any span whose ``kind`` is not ``"subsegment"``) has its own operation
     (:func:`operation_expr`); a subsegment inherits the operation of its enclosing segment, found by
-    following ``parent_id`` (a join per nesting level, not a loop over spans). A subsegment whose
-    segment is not in the frame keeps its own operation (usually its name).
+    following parents (one vectorised ``gather`` per nesting level, not a loop over spans). A
+    subsegment whose segment is not in the frame keeps its own operation (usually its name).
+    ``parents`` is :func:`parent_index` when already computed.
     """
     _require(spans, ["trace_id", "span_id", "parent_id", "kind", "name", "annotations", "http_url", "http_method"])
-    is_sub = pl.col("kind") == "subsegment"
-    ops = spans.select(*_KEY, "parent_id", sub=is_sub.fill_null(False), own=operation_expr(),
-                       op=pl.when(is_sub.fill_null(False)).then(None).otherwise(operation_expr()))
-    ancestor = ops.select("trace_id", anc=pl.when(pl.col("op").is_null()).then(pl.col("parent_id")))
+    up = parent_index(spans) if parents is None else parents
+    own = spans.select(operation_expr()).to_series()
+    sub = (spans["kind"] == "subsegment").fill_null(False)
+    op = own.zip_with(~sub, pl.Series([None], dtype=pl.String).extend_constant(None, len(own) - 1))
+    anc = up.zip_with(sub, pl.Series([None], dtype=up.dtype).extend_constant(None, len(up) - 1))
     for _ in range(_MAX_DEPTH):
-        todo = ops["op"].is_null() & ancestor["anc"].is_not_null()
-        if not todo.any():
+        if not (op.is_null() & anc.is_not_null()).any():
             break
-        look = ancestor.join(ops.select("trace_id", anc="span_id", a_op="op", a_sub="sub", a_parent="parent_id"),
-                             on=["trace_id", "anc"], how="left", maintain_order="left")
-        ops = ops.with_columns(op=pl.coalesce("op", look["a_op"]))
-        # climb one level where the ancestor is itself a subsegment still waiting for its operation
-        climb = look["a_sub"].fill_null(False) & look["a_op"].is_null()
-        ancestor = ancestor.with_columns(anc=pl.when(climb).then(look["a_parent"]).otherwise(None))
-    return ops.select(pl.coalesce("op", "own")).to_series().rename("operation")
+        found = op.gather(anc)
+        op = op.fill_null(found)
+        # climb a level where the ancestor is a subsegment (its own operation is not known yet)
+        anc = up.gather(anc).zip_with(found.is_null() & sub.gather(anc).fill_null(False),
+                                      pl.Series([None], dtype=up.dtype).extend_constant(None, len(up) - 1))
+    return op.fill_null(own).rename("operation")
 
 
 def self_times(spans: pl.DataFrame) -> pl.DataFrame:
@@ -165,28 +187,45 @@ def self_times(spans: pl.DataFrame) -> pl.DataFrame:
     """
     _require(spans, ["trace_id", "span_id", "parent_id", "service", "name", "kind", "start", "end", "duration_ms",
                      "fault", "error", "annotations", "http_url", "http_method"])
+    up = parent_index(spans)
     base = spans.select(*_KEY, "parent_id", "service", "name", "kind", "start", "duration_ms", "fault", "error",
                         t0=pl.col("start").dt.epoch("ms").cast(pl.Float64), dur=_duration(),
                         bad=_flag("fault") | _flag("error"))
-    base = base.with_columns(operation=operations(spans), t1=pl.col("t0") + pl.col("dur"))
-    parents = base.select("trace_id", parent_id="span_id", p0="t0", p1="t1")
-    kids = base.filter(pl.col("parent_id").is_not_null()).select("trace_id", "parent_id", "t0", "t1", "bad")
-    clipped = (kids.join(parents, on=["trace_id", "parent_id"], how="inner")
-               .select("trace_id", "parent_id", c0=pl.max_horizontal("t0", "p0"), c1=pl.min_horizontal("t1", "p1"))
+    base = base.with_columns(operation=operations(spans, up), t1=pl.col("t0") + pl.col("dur"), up=up)
+    base = base.with_row_index("row")
+    bounds = base.select(p0="t0", p1="t1")
+    kids = base.filter(pl.col("up").is_not_null()).select("up", "bad", "t0", "t1")
+    kids = kids.with_columns(p0=bounds["p0"].gather(kids["up"]), p1=bounds["p1"].gather(kids["up"]))
+    clipped = (kids.select("up", c0=pl.max_horizontal("t0", "p0") - pl.col("p0"),
+                           c1=pl.min_horizontal("t1", "p1") - pl.col("p0"))
                .filter(pl.col("c1") > pl.col("c0"))
-               .sort("trace_id", "parent_id", "c0"))
-    before = pl.col("c1").cum_max().shift(1).over("trace_id", "parent_id")
-    covered = (clipped.with_columns(part=(pl.col("c1") - pl.max_horizontal("c0", before)).clip(lower_bound=0.0))
-               .group_by("trace_id", "parent_id").agg(covered=pl.col("part").sum()))
-    bad_kids = kids.group_by("trace_id", "parent_id").agg(bad_child=pl.col("bad").any())
-    out = (base.join(covered.rename({"parent_id": "span_id"}), on=_KEY, how="left", maintain_order="left")
-           .join(bad_kids.rename({"parent_id": "span_id"}), on=_KEY, how="left", maintain_order="left"))
+               .sort("up", "c0"))
+    covered = clipped.with_columns(part=_union_parts(clipped)).group_by("up").agg(covered=pl.col("part").sum())
+    bad_kids = kids.group_by("up").agg(bad_child=pl.col("bad").any())
+    out = (base.join(covered.rename({"up": "row"}), on="row", how="left", maintain_order="left")
+           .join(bad_kids.rename({"up": "row"}), on="row", how="left", maintain_order="left"))
     return out.select(
         *_KEY, "parent_id", "service", "operation", "name", "kind", "start", "duration_ms",
         self_ms=(pl.col("dur") - pl.col("covered").fill_null(0.0)).clip(lower_bound=0.0),
         fault=_flag("fault"), error=_flag("error"),
         error_origin=pl.col("bad") & ~pl.col("bad_child").fill_null(False),
     )
+
+
+def _union_parts(clipped: pl.DataFrame) -> pl.Expr:
+    """Per child, the length it adds to the union of its siblings' intervals before it.
+
+    ``clipped`` holds ``up`` (the parent) and ``c0``/``c1`` relative to the parent's start, sorted by
+    ``up`` then ``c0``. Shifting each parent's block by ``block number x (widest block + 1)`` makes one
+    running maximum over the whole column equal to the per-parent running maximum (an earlier
+    block's ends all lie below a later block's starts), which is far cheaper than a windowed
+    ``cum_max().over("up")``.
+    """
+    widest = clipped["c1"].max()
+    width = 1.0 + (float(widest) if isinstance(widest, int | float) else 0.0)
+    block = (pl.col("up") != pl.col("up").shift(1)).fill_null(True).cum_sum().cast(pl.Float64) * width
+    a0, a1 = pl.col("c0") + block, pl.col("c1") + block
+    return (a1 - pl.max_horizontal(a0, a1.cum_max().shift(1))).clip(lower_bound=0.0)
 
 
 def trace_roots(spans: pl.DataFrame) -> pl.DataFrame:
