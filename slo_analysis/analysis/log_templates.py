@@ -190,7 +190,7 @@ def _distinct_columns(distinct: pl.DataFrame) -> pl.DataFrame:
     """Add service, clean (unescaped, first line, stripped), level and masked to the distinct texts."""
     text = pl.col("text")
     clean = (text.str.replace(r"\\[nr].*$", "").str.replace_all(r'\\(["\\/])', "$1")
-             .str.replace_all(r"\\t|\t", " ").str.strip_chars())
+             .str.replace_all(r"\\t|\t", " ").str.strip_chars().str.replace(r"^WARNING\b", "WARN"))
     group_service = pl.col("log_group").str.extract(r"([^/]+)/*$")
     return (distinct.with_columns(service=pl.coalesce("jservice", group_service, "log_group"), clean=clean)
             .filter(pl.col("clean") != "")
@@ -316,8 +316,8 @@ def template_counts(mining: TemplateMining, every: str = "5m", *, fill_zeros: bo
            .agg(count=pl.len().cast(pl.Int64)).sort("timestamp", "template_id"))
     if not fill_zeros or out.is_empty():
         return out
-    ts = out["timestamp"]
-    grid = pl.select(timestamp=pl.datetime_range(ts.min(), ts.max(), every, time_unit="ms", time_zone="UTC"))
+    t = pl.col("timestamp")
+    grid = out.select(pl.datetime_range(t.min(), t.max(), every, time_unit="ms", time_zone="UTC"))
     full = grid.join(mining.templates.select("template_id"), how="cross")
     return (full.join(out, on=["timestamp", "template_id"], how="left")
             .with_columns(pl.col("count").fill_null(0)).sort("timestamp", "template_id"))
@@ -345,7 +345,7 @@ def _bh(p: np.ndarray) -> np.ndarray:
 
 def template_changes(mining: TemplateMining, incident: tuple[datetime, datetime],
                      baseline: tuple[datetime, datetime], *, service: str | None = None,
-                     alpha: float = 0.01) -> pl.DataFrame:
+                     alpha: float = 0.05) -> pl.DataFrame:
     """Templates new or surging in ``incident`` against ``baseline`` (both half-open windows).
 
     Test: for a template with ``k`` lines in the incident and ``b`` in the baseline, under the null
@@ -353,8 +353,13 @@ def template_changes(mining: TemplateMining, incident: tuple[datetime, datetime]
     ``p0 = T_incident / (T_incident + T_baseline)`` (the exact conditional test of two Poisson
     rates with exposures ``T``); ``p_value`` is the one-sided ``P(X >= k)``. Every template seen in
     either window is tested (and, with ``service``, only that service's templates); ``significant``
-    means the Benjamini-Hochberg adjusted p-value is below ``alpha`` over that family. Only
-    templates whose incident rate is above their baseline rate are returned.
+    means the Benjamini-Hochberg adjusted p-value is below ``alpha`` (a false discovery rate,
+    5 % by default) over that family. Only templates whose incident rate is above their baseline
+    rate are returned. A new template needs a few lines to be significant: with equal windows its
+    p-value is ``0.5 ** k``, so 8 new lines give 0.004 before the correction.
+
+    Choose a baseline with the same daily phase (the previous day's or week's same hours): against
+    a whole previous day, daytime traffic templates surge against the night.
 
     Returns
     -------
