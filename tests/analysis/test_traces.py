@@ -21,6 +21,7 @@ from slo_analysis.analysis.traces import (
     attribution,
     exemplars,
     operations,
+    parent_index,
     self_times,
     service_attribution,
     trace_roots,
@@ -83,14 +84,26 @@ def test_self_time_of_an_in_progress_span_is_null_and_never_negative() -> None:
 
 def test_union_matches_brute_force_on_random_trees() -> None:
     rng = np.random.default_rng(3)
-    rows = [span("p", None, 0, 1000, kind="segment")]
-    covered = np.zeros(1000, dtype=bool)
-    for i in range(60):
-        s, d = int(rng.integers(-50, 1000)), int(rng.integers(1, 120))
-        rows.append(span(f"k{i}", "p", s, d))
-        covered[max(s, 0):min(s + d, 1000)] = True
+    rows, expected = [], {}
+    for trace in ("t1", "t2"):
+        for p in range(4):  # several parents side by side: each parent's union is its own
+            pid, p0, width = f"{trace}-p{p}", int(rng.integers(0, 5000)), int(rng.integers(200, 1000))
+            rows.append(span(pid, None, p0, width, trace=trace, kind="segment"))
+            covered = np.zeros(width, dtype=bool)
+            for i in range(int(rng.integers(0, 40))):
+                s, d = int(rng.integers(p0 - 50, p0 + width)), int(rng.integers(1, 120))
+                rows.append(span(f"{pid}-k{i}", pid, s, d, trace=trace))
+                covered[max(s - p0, 0):max(min(s + d - p0, width), 0)] = True
+            expected[pid] = width - covered.sum()
     st = by_id(self_times(frame(rows)), "self_ms")
-    assert st["p"] == pytest.approx(1000 - covered.sum())
+    assert {k: st[k] for k in expected} == pytest.approx(expected)
+
+
+def test_parent_rows_stay_within_the_trace() -> None:
+    spans = frame([span("a", None, 0, 10, trace="t1", kind="segment"), span("b", "a", 1, 2, trace="t1"),
+                   span("a", None, 0, 10, trace="t2", kind="segment"), span("b", "a", 1, 2, trace="t2"),
+                   span("c", "zz", 1, 2, trace="t2")])
+    assert parent_index(spans).to_list() == [None, 0, None, 2, None]
 
 
 def test_error_origin_is_the_deepest_failing_span() -> None:
