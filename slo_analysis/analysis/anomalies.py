@@ -4,8 +4,8 @@
 so it behaves the same on a snapshot as it would have live. It works in three stages, all vectorised:
 
 1. **Resample.** Duplicate timestamps are averaged, the series is put on a regular grid at its median
-   step (anchored at its first timestamp); missing grid points stay missing (gaps are skipped, never
-   interpolated).
+   step (aligned to multiples of the step since the epoch); missing grid points stay missing (gaps
+   are skipped, never interpolated).
 2. **Baseline and residual.** Up to three baselines forecast each point from the past only: a rolling
    median of the last ``baseline_s`` seconds (12 h), the median of the same time of day over the
    previous seven days (once two days are behind the point) and of the same time of week over the
@@ -247,7 +247,8 @@ def _to_grid(frame: pl.DataFrame, step_s: float) -> tuple[np.ndarray, np.ndarray
     """(grid timestamps in ms, values) of a deduplicated, sorted series; NaN where a step has no data."""
     ts = frame["timestamp"].dt.epoch("ms").to_numpy()
     step_ms = step_s * 1000.0
-    idx = np.floor((ts - ts[0]) / step_ms).astype(np.int64)
+    origin = int(ts[0] - np.mod(ts[0], step_ms))  # aligned to the epoch, as CloudWatch periods are
+    idx = np.floor((ts - origin) / step_ms).astype(np.int64)
     n = int(idx[-1]) + 1
     if n > _MAX_GRID:
         raise FrameValidationError("series", "timestamp",
@@ -256,7 +257,7 @@ def _to_grid(frame: pl.DataFrame, step_s: float) -> tuple[np.ndarray, np.ndarray
     counts = np.bincount(idx, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         grid = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    grid_ts = ts[0] + np.round(np.arange(n) * step_ms).astype(np.int64)
+    grid_ts = origin + np.round(np.arange(n) * step_ms).astype(np.int64)
     return grid_ts, grid
 
 
