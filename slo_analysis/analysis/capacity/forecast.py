@@ -6,10 +6,12 @@ The model, fitted with statsmodels' :class:`~statsmodels.tsa.ar_model.AutoReg` (
 
 - a constant and a linear trend (in log space: a constant growth rate, reported per 30 days);
 - daily seasonality as Fourier terms of the hour of the (UTC) day, ``daily_harmonics`` pairs;
-- weekly seasonality: with at least ``weekly_min_days`` (14) days of history, Fourier terms of the hour of
-  the week (3 pairs); with less, only a weekend level shift (one dummy: a weekday/weekend contrast can be
-  learnt from a single week, a full weekly shape cannot); ``weekly="none"`` drops it. Fourteen days hold two
-  weekly cycles, so the weekly shape of the demo is barely identifiable: its coefficients have wide errors;
+- weekly seasonality: with at least ``weekly_min_days`` (14) days of history, a level per day of the week
+  (six dummies, ``"dow"``: traffic steps between weekdays and weekends rather than drifting smoothly);
+  with less, only a weekend level shift (one dummy: a weekday/weekend contrast can be learnt from a single
+  week, a level per weekday cannot); ``"fourier"`` (3 pairs of hour-of-week terms) and ``"none"`` are the
+  alternatives. Fourteen days hold two weekly cycles, so each weekday's level rests on two days: one unusual
+  day (the demo's surge) moves it, and its coefficient has a wide error;
 - autoregressive lags (1 and 2 by default) for the short-term persistence left over.
 
 Log space makes seasonality multiplicative (the weekend halves every hour rather than subtracting a
@@ -32,7 +34,7 @@ Examples
 >>> fc.forecast.columns
 ['timestamp', 'mean', 'lo80', 'hi80', 'lo95', 'hi95']
 >>> fc.forecast.height, fc.weekly
-(168, 'fourier')
+(168, 'dow')
 >>> bt = backtest(pl.DataFrame({"timestamp": ts, "value": y}), holdout=timedelta(days=7))
 >>> bt.mape < 0.1 and bt.coverage95 > 0.8
 True
@@ -68,7 +70,7 @@ class Forecast:
     history: pl.DataFrame  # timestamp, value, fitted (null for the first lags)
     forecast: pl.DataFrame  # timestamp, mean, lo80, hi80, lo95, hi95 (per bucket, same unit as value)
     every: str
-    weekly: str  # "fourier", "weekend" or "none"
+    weekly: str  # "dow", "fourier", "weekend" or "none"
     growth_per_30d: float  # multiplicative growth per 30 days used by the forecast (0.1 = +10 %)
     fitted_growth_per_30d: float  # what the trend term alone says
     residual_sd: float  # in log space
@@ -145,6 +147,9 @@ def _design(hours: np.ndarray, t_end: float, daily_k: int, weekly: str) -> np.nd
         for k in range(1, 4):
             a = 2 * np.pi * k * hw / 168.0
             cols += [np.sin(a), np.cos(a)]
+    elif weekly == "dow":
+        dow = np.floor((hours / 24.0 + 3.0) % 7.0)  # 0 = Monday
+        cols += [(dow == d).astype(np.float64) for d in range(1, 7)]
     elif weekly == "weekend":
         dow = np.floor((hours / 24.0 + 3.0) % 7.0)  # 0 = Monday
         cols.append((dow >= 5).astype(np.float64))
@@ -157,8 +162,8 @@ def forecast_demand(series: pl.DataFrame, horizon: timedelta | int, *, every: st
                     trend_min_days: float = 28.0, exclude: Sequence[Window] = ()) -> Forecast:
     """Fit the demand model to ``series`` (``timestamp, value``) and forecast ``horizon`` ahead.
 
-    ``horizon`` is a duration or a number of ``every`` buckets. ``weekly`` is ``"auto"``, ``"fourier"``,
-    ``"weekend"`` or ``"none"``. ``growth_per_30d`` (e.g. ``0.05``) replaces the fitted trend from the
+    ``horizon`` is a duration or a number of ``every`` buckets. ``weekly`` is ``"auto"``, ``"dow"``,
+    ``"fourier"``, ``"weekend"`` or ``"none"``. ``growth_per_30d`` (e.g. ``0.05``) replaces the fitted trend from the
     end of the history on: the what-if growth. With less than ``trend_min_days`` of history and no
     ``growth_per_30d``, the trend is fitted (so it does not leak into the seasonal terms) but not
     extrapolated: two weeks cannot tell growth from a busy week, and a quarter-long projection of it
@@ -179,7 +184,7 @@ def forecast_demand(series: pl.DataFrame, horizon: timedelta | int, *, every: st
     days = n * step_s / 86400.0
     notes: list[str] = []
     if weekly == "auto":
-        weekly = "fourier" if days >= weekly_min_days else "weekend"
+        weekly = "dow" if days >= weekly_min_days else "weekend"
         if weekly == "weekend":
             notes.append(f"{days:.1f} days of history: weekly seasonality reduced to a weekend level shift")
         elif days < 3 * 7:
