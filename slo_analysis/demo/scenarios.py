@@ -154,7 +154,8 @@ def scenario_suite(n: int = 24, seed: int = 7) -> list[Scenario]:
         else:
             dep = tuple(DEPENDENCIES)[k % 3]
             svc, op, symptom = _DEP_SLO[dep]
-            decoys = _decoys(rng, (3, 1, 2, 0)[k % 4], _PATH[svc], None, 2)
+            # the calling service keeps its version: the outage is not a change of it
+            decoys = _decoys(rng, (3, 1, 2, 0)[k % 4], _PATH[svc], DEPENDENCIES[dep], 2)
             out.append(Scenario(name=f"{i:02d}-dependency-{dep}", cause=cause, culprit_service=None, fault=symptom,
                                 decoys=decoys, slo_service=svc, slo_operation=op, dependency=dep, **common))
     return out
