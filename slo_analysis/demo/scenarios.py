@@ -14,7 +14,7 @@ Examples
 --------
 >>> suite = scenario_suite()
 >>> len(suite), sorted({s.cause for s in suite})
-(24, ['deployment', 'dependency', 'surge'])
+(24, ['dependency', 'deployment', 'surge'])
 >>> data = simulate_scenario(suite[0])
 >>> sorted(data.frames)
 ['deployments', 'logs', 'metrics', 'requests', 'slos', 'spans']

@@ -217,7 +217,7 @@ def test_exhaustion_climbs_memory_and_cpu(sims: dict[str, ScenarioData]) -> None
     assert _between(cpu, "timestamp", late, end)["value"].mean() > _between(
         cpu, "timestamp", on - timedelta(hours=2), on - timedelta(minutes=30))["value"].mean() + 8  # type: ignore[operator]
     # latency grows through the incident
-    r = d.frames["requests"].filter((pl.col("service") == svc))
+    r = d.frames["requests"].filter(pl.col("service") == svc)
     first = _between(r, "timestamp", on, on + (end - on) / 4)["latency_ms"].mean()
     last = _between(r, "timestamp", end - (end - on) / 4, end)["latency_ms"].mean()
     assert last > 1.5 * first  # type: ignore[operator]
