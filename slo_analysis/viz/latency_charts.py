@@ -160,7 +160,7 @@ def latency_heatmap(
     """Latency distribution of one operation over time: requests per (time bucket, latency bin).
 
     Latency bins are log-spaced (``bins_per_decade`` per factor of ten) between the fastest and the
-    slowest request; time buckets are ``bucket`` long (a polars duration: ``"1m"``, ``"5m"``, ``"1h"``).
+    slowest request; time buckets are ``bucket`` long (a fixed-length polars duration: ``"1m"``, ``"1h"``).
     The colour is the request count on a log scale (empty cells stay blank); the hover gives the bin's
     latency range and the count. ``threshold_ms`` draws a latency SLO's threshold.
 
@@ -173,16 +173,19 @@ def latency_heatmap(
     df = (
         requests.lazy()
         .filter((pl.col("service") == service) & (pl.col("operation") == operation) & (pl.col("latency_ms") > 0))
-        .select(t=pl.col("timestamp").dt.truncate(bucket), lg=pl.col("latency_ms").log10())
+        # absolute log bin: floor(log10(ms) x bins_per_decade); the epsilon puts 1000 ms (log10 = 2.9999...)
+        # in the bin that starts at 1000 ms, as half-open bins [edge, next edge) say
+        .select(t=pl.col("timestamp").dt.truncate(bucket),
+                k=(pl.col("latency_ms").log10() * bins_per_decade + 1e-9).floor().cast(pl.Int64))
         .collect()
     )
     if df.is_empty():
         raise ChartDataError(f"requests frame: no request of {service} {operation} with a latency")
-    lo = math.floor(float(df["lg"].min()) * bins_per_decade) / bins_per_decade  # type: ignore[arg-type]
-    hi = math.ceil(float(df["lg"].max()) * bins_per_decade) / bins_per_decade  # type: ignore[arg-type]
-    n_bins = max(1, round((hi - lo) * bins_per_decade))
+    k_lo, k_hi = int(df["k"].min()), int(df["k"].max())  # type: ignore[arg-type]
+    lo, hi = k_lo / bins_per_decade, (k_hi + 1) / bins_per_decade
+    n_bins = k_hi + 1 - k_lo
     counts = (
-        df.with_columns(b=((pl.col("lg") - lo) * bins_per_decade).floor().cast(pl.Int64).clip(0, n_bins - 1))
+        df.with_columns(b=pl.col("k") - k_lo)
         .group_by("t", "b").len()
     )
     times = counts["t"].unique().sort()
