@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from tqdm import tqdm
@@ -37,7 +37,7 @@ DEMO_FOLDER = "demo-incident"
 DEMO_SNAPSHOT = "demo-snapshot"
 
 
-def _fail(exc: SloAnalysisError) -> None:
+def _fail(exc: SloAnalysisError) -> NoReturn:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
 
@@ -107,6 +107,8 @@ def demo_main(
         typer.echo("")
         typer.echo(_slo_report(snap))
         typer.echo("")
+        typer.echo(_root_cause_report(snap))
+        typer.echo("")
         typer.echo(_ground_truth(json.loads((folder / "scenario.json").read_text())))
     except SloAnalysisError as exc:
         _fail(exc)
@@ -139,6 +141,14 @@ def _slo_report(snap: Snapshot) -> str:
             parts += [f"{label} {_ts(w['start'])}-{_ts(w['end'])}" for w in df.iter_rows(named=True)]
         lines.append(f"  {ev.slo.name:<30} {'; '.join(parts) if parts else 'clean'}")
     return "\n".join(lines)
+
+
+def _root_cause_report(snap: Snapshot) -> str:
+    """Each incident with its verdict and ranked suspects (``slo-analysis analyze``)."""
+    from slo_analysis.analysis.root_cause import analyze
+    from slo_analysis.analysis.root_cause_text import format_analyses
+
+    return "Root-cause analysis (incidents across SLOs):\n" + format_analyses(analyze(snap))
 
 
 def _ground_truth(scenario: dict[str, Any]) -> str:
@@ -278,6 +288,32 @@ def slos_cmd(snapshot: Annotated[Path, typer.Argument(help="Snapshot folder.")])
         typer.echo(_slo_report(Snapshot.open(snapshot)))
     except SloAnalysisError as exc:
         _fail(exc)
+
+
+@app.command("analyze")
+def analyze_cmd(
+    snapshot: Annotated[Path, typer.Argument(help="Snapshot folder.")],
+    slo: Annotated[list[str] | None, typer.Option("--slo", help="Only this SLO (repeatable).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table (for people) or json (stable keys, for scripts).")]
+    = "table",
+) -> None:
+    """Incident windows with their ranked suspects and evidence (docs/root-cause.md)."""
+    from slo_analysis.analysis.root_cause import analyze, to_json
+    from slo_analysis.analysis.root_cause_text import format_analyses
+    from slo_analysis.store import Snapshot
+
+    if fmt not in ("table", "json"):
+        typer.secho(f"error: --format must be table or json, not {fmt!r}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    try:
+        snap = Snapshot.open(snapshot)
+        analyses = analyze(snap, slos=slo or None)
+    except SloAnalysisError as exc:
+        _fail(exc)
+    if fmt == "json":
+        typer.echo(json.dumps(to_json(analyses), indent=2))
+    else:
+        typer.echo(format_analyses(analyses))
 
 
 @app.command("verify")
