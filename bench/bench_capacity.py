@@ -30,7 +30,13 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from slo_analysis.analysis.capacity import fit_saturation, forecast_demand, mmc_latency, regularise  # noqa: E402
+from slo_analysis.analysis.capacity import (  # noqa: E402
+    CapacityError,
+    fit_saturation,
+    forecast_demand,
+    mmc_latency,
+    regularise,
+)
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)
 
@@ -81,26 +87,33 @@ def main() -> None:
           f"polars {pl.thread_pool_size()} threads; data generated, peak RSS {peak_rss_mb():.0f} MB", flush=True)
     base = floor(data)
     t_fc = t_fit = 0.0
-    mape_in, knees = [], 0
+    mape_in, knees, failed, unconverged = [], 0, 0, 0
     warnings.simplefilter("ignore")
     for s, load, lat in data:
         t0 = time.perf_counter()
         fc = forecast_demand(s, timedelta(days=30))
         t1 = time.perf_counter()
-        fit = fit_saturation(load, lat, latency="p99")
+        try:
+            fit = fit_saturation(load, lat, latency="p99")
+        except CapacityError:
+            fit = None
+            failed += 1
         t2 = time.perf_counter()
         t_fc += t1 - t0
         t_fit += t2 - t1
         h = fc.history.drop_nulls()
         mape_in.append(float((abs(h["value"] - h["fitted"]) / h["value"]).mean()))  # type: ignore[arg-type]
-        knees += int(np.isfinite(fit.knee_load))
+        if fit is not None:
+            knees += int(np.isfinite(fit.knee_load))
+            unconverged += int(not fit.usl.converged)
     total = t_fc + t_fit
     print(f"forecast (hourly, 30 d ahead, intervals): {t_fc:.1f} s, {t_fc / args.series * 1000:.0f} ms/series")
     print(f"saturation (USL + M/M/c, 400 draws):      {t_fit:.1f} s, {t_fit / args.series * 1000:.0f} ms/series")
     print(f"total {total:.1f} s ({args.series / total:.1f} series/s, {rows / total / 1e6:.2f} M points/s); "
           f"floor (aggregate + one lstsq) {base:.2f} s, forecast/floor {t_fc / base:.1f}x; "
           f"peak RSS {peak_rss_mb():.0f} MB")
-    print(f"in-sample MAPE median {np.median(mape_in):.1%}; knee found for {knees}/{args.series} series")
+    print(f"in-sample MAPE median {np.median(mape_in):.1%}; knee found for {knees}/{args.series} series; "
+          f"{unconverged} USL fits stopped unconverged; {failed} saturation fits failed")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy.optimize import OptimizeWarning, brentq, curve_fit
+from scipy.optimize import OptimizeWarning, brentq, curve_fit, least_squares
 
 from slo_analysis.analysis.capacity.errors import CapacityError, CapacityWarning
 from slo_analysis.analysis.capacity.staffing import erlang_c_array
@@ -111,6 +111,7 @@ class UslFit:
     se: tuple[float, float, float]
     cov: np.ndarray = field(repr=False, compare=False)
     rmse_log: float  # residual RMS in log latency
+    converged: bool = True
 
     @property
     def peak_concurrency(self) -> float:
@@ -244,15 +245,24 @@ def fit_usl(load: np.ndarray, latency_ms: np.ndarray) -> UslFit:
         r = usl_latency(xx, lam, sigma, kappa)
         return np.log(np.clip(np.where(np.isfinite(r), r, 1e3), 1e-12, 1e3))
 
+    ly = np.log(y)
     scale_k = 1.0 / max(float(x.max()) * float(y.max()), 1e-9) ** 2  # kappa of order 1 / N_max^2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", OptimizeWarning)
-        p, cov = curve_fit(f, x, np.log(y), p0=[lam0, 0.01, scale_k], loss="soft_l1", f_scale=0.1,
-                           bounds=([1e-9, 0.0, 0.0], [np.inf, 0.999, np.inf]), x_scale="jac", max_nfev=2000)
-    resid = np.log(y) - f(x, *p)
+    # least_squares directly (not curve_fit): an unconverged fit still returns its best point, flagged
+    res = least_squares(lambda p: f(x, *p) - ly, x0=[lam0, 0.01, scale_k], loss="soft_l1", f_scale=0.1,
+                        bounds=([1e-9, 0.0, 0.0], [np.inf, 0.999, np.inf]), x_scale="jac", max_nfev=2000)
+    p = res.x
+    resid = ly - f(x, *p)
+    dof = max(1, x.size - 3)
+    try:  # the covariance curve_fit would report: (J'J)^-1 scaled by the residual variance
+        jtj = res.jac.T @ res.jac
+        cov = np.linalg.pinv(jtj) * float(np.sum(resid**2)) / dof
+    except np.linalg.LinAlgError:
+        cov = np.full((3, 3), np.inf)
     se = tuple(float(math.sqrt(v)) if v >= 0 and math.isfinite(v) else math.nan for v in np.diag(cov))
+    if not res.success:
+        log.info("USL fit did not converge (%s); keeping its best point", res.message)
     return UslFit(float(p[0]), float(p[1]), float(p[2]), (se[0], se[1], se[2]), np.asarray(cov),
-                  float(np.sqrt(np.mean(resid**2))))
+                  float(np.sqrt(np.mean(resid**2))), bool(res.success))
 
 
 def _binned(x: np.ndarray, y: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -358,6 +368,8 @@ def fit_saturation(load: np.ndarray | pl.Series, latency_ms: np.ndarray | pl.Ser
     if not math.isfinite(knee) or float(x.max()) < knee:
         notes.append(f"the observed load (max {float(x.max()):.4g}/s per instance) stays below the USL knee "
                      f"({knee:.4g}/s): the saturation curve is extrapolated, not seen")
+    if not usl.converged:
+        notes.append("the USL fit stopped before converging: its parameters are the best found, not an optimum")
     if usl.kappa > 0 and not usl.se[2] < usl.kappa:
         notes.append(f"kappa {usl.kappa:.3g} has a standard error {usl.se[2]:.3g} as large as itself: "
                      f"the coherency term is poorly determined by these data")
