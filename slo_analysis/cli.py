@@ -18,7 +18,7 @@ from tqdm import tqdm
 from slo_analysis.exceptions import SloAnalysisError
 
 if TYPE_CHECKING:
-    from slo_analysis.store import Snapshot
+    from slo_analysis.analysis.slo_evaluation import SloEvaluation
 
 __all__ = ["app"]
 
@@ -74,6 +74,26 @@ def _demo_is_current(folder: Path, seed: int, days: int, scale: float) -> bool:
     return (meta.get("seed"), meta.get("days"), float(meta.get("scale", 0))) == (seed, days, scale)
 
 
+def _ensure_demo_snapshot(data_dir: Path, seed: int, days: int, scale: float) -> Path:
+    """Generate the demo incident when missing or stale, import it, and return the snapshot folder."""
+    from slo_analysis import demo
+    from slo_analysis.store import import_files
+
+    folder, snap_dir = data_dir / DEMO_FOLDER, data_dir / DEMO_SNAPSHOT
+    if not _demo_is_current(folder, seed, days, scale):
+        typer.echo(f"generating the demo incident into {folder} ...")
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(snap_dir, ignore_errors=True)  # a snapshot of older demo data is stale
+        demo.generate(folder, seed=seed, days=days, scale=scale)
+    inputs = sorted(p for p in folder.iterdir() if p.name != "scenario.json")  # ground truth stays out
+    typer.echo(f"importing {folder} into {snap_dir} ...")
+    result = import_files(inputs, snap_dir, progress=lambda it: tqdm(list(it), desc="import", unit="file",
+                                                                     leave=False))
+    typer.echo(f"imported {len(result.imported)} file(s), {len(result.already_imported)} already present, "
+               f"{len(result.skipped)} skipped")
+    return snap_dir
+
+
 @demo_app.callback(invoke_without_command=True)
 def demo_main(
     ctx: typer.Context,
@@ -81,35 +101,38 @@ def demo_main(
     seed: Annotated[int, typer.Option(help="Random seed of the demo.")] = 7,
     days: Annotated[int, typer.Option(help="Days of history.")] = 14,
     scale: Annotated[float, typer.Option(help="Traffic multiplier.")] = 1.0,
+    review: Annotated[bool, typer.Option(help="Write the HTML post-incident review at the end.")] = True,
+    out: Annotated[Path, typer.Option(help="Folder for the review.")] = Path("reports"),
 ) -> None:
-    """Generate the demo incident if missing, import it into a snapshot, and summarise it."""
+    """Generate the demo incident if missing, import it, print the SLO and root-cause reports, write the review."""
     if ctx.invoked_subcommand is not None:
         return
-    from slo_analysis import demo
-    from slo_analysis.store import Snapshot, format_summary, import_files, snapshot_summary
+    from slo_analysis.analysis.root_cause import analyze
+    from slo_analysis.analysis.root_cause_text import format_analyses
+    from slo_analysis.analysis.slo_evaluation import evaluate_slos
+    from slo_analysis.store import Snapshot, format_summary, snapshot_summary
 
     t0 = time.perf_counter()
-    folder, snap_dir = data_dir / DEMO_FOLDER, data_dir / DEMO_SNAPSHOT
     try:
-        if not _demo_is_current(folder, seed, days, scale):
-            typer.echo(f"generating the demo incident into {folder} ...")
-            shutil.rmtree(folder, ignore_errors=True)
-            shutil.rmtree(snap_dir, ignore_errors=True)  # a snapshot of older demo data is stale
-            demo.generate(folder, seed=seed, days=days, scale=scale)
-        inputs = sorted(p for p in folder.iterdir() if p.name != "scenario.json")  # ground truth stays out
-        typer.echo(f"importing {folder} into {snap_dir} ...")
-        result = import_files(inputs, snap_dir, progress=lambda it: tqdm(list(it), desc="import", unit="file",
-                                                                         leave=False))
-        typer.echo(f"imported {len(result.imported)} file(s), {len(result.already_imported)} already present, "
-                   f"{len(result.skipped)} skipped")
+        snap_dir = _ensure_demo_snapshot(data_dir, seed, days, scale)
         snap = Snapshot.open(snap_dir)
         typer.echo(format_summary(snapshot_summary(snap)))
         typer.echo("")
-        typer.echo(_slo_report(snap))
+        evaluations = evaluate_slos(snap)
+        typer.echo(_slo_report(evaluations))
         typer.echo("")
-        typer.echo(_root_cause_report(snap))
+        typer.echo("Root-cause analysis (incidents across SLOs):")
+        typer.echo(format_analyses(analyze(snap, evaluations=evaluations)))
         typer.echo("")
-        typer.echo(_ground_truth(json.loads((folder / "scenario.json").read_text())))
+        typer.echo(_ground_truth(json.loads((data_dir / DEMO_FOLDER / "scenario.json").read_text())))
+        if review:
+            from slo_analysis.reports import run_review
+
+            typer.echo("")
+            typer.echo("writing the post-incident review (papermill + nbconvert) ...")
+            written = run_review(snap_dir, out, name="demo-review")
+            typer.echo(f"review: {written.html.resolve()} ({written.seconds:.0f} s)")
+            typer.echo(f"summary: {written.markdown.resolve()}")
     except SloAnalysisError as exc:
         _fail(exc)
     typer.echo(f"done in {time.perf_counter() - t0:.1f} s")
@@ -119,11 +142,10 @@ def _ts(value: datetime | None) -> str:
     return "-" if value is None else value.strftime("%m-%d %H:%M")
 
 
-def _slo_report(snap: Snapshot) -> str:
+def _slo_report(evaluations: list[SloEvaluation]) -> str:
     """The SLO status table and each SLO's breach, incident and at-risk windows, as text."""
-    from slo_analysis.analysis.slo_evaluation import evaluate_slos, status_table
+    from slo_analysis.analysis.slo_evaluation import status_table
 
-    evaluations = evaluate_slos(snap)
     table = status_table(evaluations)
     start, end = evaluations[0].window if evaluations else (None, None)
     lines = [f"SLO status at the end of the snapshot ({_ts(end)} UTC; budgets over each SLO's interval):",
@@ -141,14 +163,6 @@ def _slo_report(snap: Snapshot) -> str:
             parts += [f"{label} {_ts(w['start'])}-{_ts(w['end'])}" for w in df.iter_rows(named=True)]
         lines.append(f"  {ev.slo.name:<30} {'; '.join(parts) if parts else 'clean'}")
     return "\n".join(lines)
-
-
-def _root_cause_report(snap: Snapshot) -> str:
-    """Each incident with its verdict and ranked suspects (``slo-analysis analyze``)."""
-    from slo_analysis.analysis.root_cause import analyze
-    from slo_analysis.analysis.root_cause_text import format_analyses
-
-    return "Root-cause analysis (incidents across SLOs):\n" + format_analyses(analyze(snap))
 
 
 def _ground_truth(scenario: dict[str, Any]) -> str:
@@ -282,10 +296,11 @@ def summary_cmd(
 @app.command("slos")
 def slos_cmd(snapshot: Annotated[Path, typer.Argument(help="Snapshot folder.")]) -> None:
     """Evaluate every SLO of a snapshot: status table and breach, incident and at-risk windows."""
+    from slo_analysis.analysis.slo_evaluation import evaluate_slos
     from slo_analysis.store import Snapshot
 
     try:
-        typer.echo(_slo_report(Snapshot.open(snapshot)))
+        typer.echo(_slo_report(evaluate_slos(Snapshot.open(snapshot))))
     except SloAnalysisError as exc:
         _fail(exc)
 
@@ -316,6 +331,38 @@ def analyze_cmd(
         typer.echo(format_analyses(analyses))
 
 
+@app.command("review")
+def review_cmd(
+    snapshot: Annotated[Path, typer.Argument(help="Snapshot folder.")],
+    slo: Annotated[list[str] | None, typer.Option("--slo", help="Only this SLO (repeatable).")] = None,
+    window: Annotated[str | None, typer.Option(help="Review one window: START/END in ISO 8601.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the HTML review, its Markdown summary and notebook.")]
+    = Path("reports"),
+    timezone: Annotated[str, typer.Option(help="Display timezone of the review.")] = "UTC",
+    show_code: Annotated[bool, typer.Option(help="Keep the code cells in the HTML.")] = False,
+    redact: Annotated[bool, typer.Option(help="Redact e-mails, IPs and tokens in example log lines.")] = True,
+) -> None:
+    """Run the post-incident review template on a snapshot and export a self-contained HTML review."""
+    from slo_analysis.reports import run_review
+
+    bounds = None
+    if window:
+        try:
+            start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in window.split("/"))
+        except ValueError:
+            typer.secho(f"error: --window must be START/END in ISO 8601, not {window!r}", fg=typer.colors.RED,
+                        err=True)
+            raise typer.Exit(code=2) from None
+        bounds = (start, end)
+    try:
+        written = run_review(snapshot, out, slos=slo or None, window=bounds, timezone=timezone, redact=redact,
+                             show_code=show_code)
+    except SloAnalysisError as exc:
+        _fail(exc)
+    typer.echo(f"review: {written.html.resolve()} ({written.seconds:.0f} s)")
+    typer.echo(f"summary: {written.markdown.resolve()}")
+
+
 @app.command("verify")
 def verify_cmd(snapshot: Annotated[Path, typer.Argument(help="Snapshot folder.")]) -> None:
     """Check every stored file of a snapshot against the sha256 in its manifest."""
@@ -333,8 +380,14 @@ def verify_cmd(snapshot: Annotated[Path, typer.Argument(help="Snapshot folder.")
 @app.command("lab")
 def lab_cmd(
     notebooks: Annotated[Path, typer.Option(help="Folder JupyterLab opens.")] = Path("notebooks"),
+    data_dir: Annotated[Path, typer.Option(help="Where the demo snapshot lives.")] = DEFAULT_DATA,
 ) -> None:
-    """Open JupyterLab on the notebook templates."""
+    """Open JupyterLab on the notebook templates, with the demo snapshot ready (built first when missing)."""
+    if not (data_dir / DEMO_SNAPSHOT / "manifest.json").exists():
+        try:
+            _ensure_demo_snapshot(data_dir, 7, 14, 1.0)
+        except SloAnalysisError as exc:
+            _fail(exc)
     raise typer.Exit(subprocess.call([sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}"]))
 
 

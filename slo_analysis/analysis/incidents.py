@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-__all__ = ["Incident", "merge_incidents", "baseline_window", "load_shift", "dependency_health"]
+__all__ = ["Incident", "merge_incidents", "baseline_window", "load_shift", "dependency_health", "hot_edges",
+           "load_rise_start"]
 
 _DAY = timedelta(days=1)
 
@@ -151,3 +152,56 @@ def dependency_health(spans: pl.DataFrame | pl.LazyFrame, incident: tuple[dateti
     ).rename({"degraded": "shared"})
     return out.join(shared, on="name").rename({"name": "dependency", "service": "caller"}).sort(
         ["shared", "degraded", "dependency"], descending=[True, True, False])
+
+
+def hot_edges(incident_edges: pl.DataFrame, baseline_edges: pl.DataFrame, *, ratio: float = 2.0,
+              fault_delta: float = 0.02, min_calls: int = 3) -> set[tuple[str, str]]:
+    """Edges of the service graph (``caller, callee, calls, fault_rate, p99_ms`` from
+    :func:`~slo_analysis.analysis.trace_graph.service_graph`) whose p99 grew ``ratio``-fold or whose fault
+    rate rose by ``fault_delta`` in the incident, against the baseline; an edge new in the incident with
+    faults is hot too."""
+    if incident_edges.is_empty():
+        return set()
+    joined = incident_edges.filter(pl.col("calls") >= min_calls).join(
+        baseline_edges.select("caller", "callee", base_p99=pl.col("p99_ms"), base_fault=pl.col("fault_rate")),
+        on=["caller", "callee"], how="left")
+    hot = joined.filter(
+        (pl.col("p99_ms") >= ratio * pl.col("base_p99"))
+        | (pl.col("fault_rate") - pl.col("base_fault").fill_null(0.0) >= fault_delta)
+    )
+    return {(r["caller"], r["callee"]) for r in hot.iter_rows(named=True)}
+
+
+def load_rise_start(requests: pl.DataFrame | pl.LazyFrame, incident: Incident, data_window: tuple[datetime, datetime],
+                    *, service: str | None = None, ratio: float = 1.3, lookback: timedelta = timedelta(hours=3),
+                    max_days: int = 7, smooth: str = "10m") -> datetime | None:
+    """When the request rate began to rise above its usual level for good before the incident.
+
+    Counts ``service``'s requests per ``smooth`` bucket over ``lookback`` before the onset and compares each
+    with the median of the same bucket on earlier days; the answer is the start of the last run of buckets
+    at or above ``ratio`` times the usual count that reaches the onset, or ``None`` when the rate was usual
+    at the onset (or there is no earlier day to compare with).
+    """
+    lf = requests.lazy()
+    if service is not None:
+        lf = lf.filter(pl.col("service") == service)
+    start, end = incident.start - lookback, incident.start + timedelta(minutes=10)
+    days = [k for k in range(0, max_days + 1) if start - k * _DAY >= data_window[0]]
+    if len(days) < 2:
+        return None
+    parts = [lf.filter((pl.col("timestamp") >= start - k * _DAY) & (pl.col("timestamp") < end - k * _DAY))
+             .select(pl.col("timestamp") + pl.duration(days=k), pl.lit(k).alias("day")) for k in days]
+    counts = (pl.concat(parts).sort("timestamp").group_by_dynamic("timestamp", every=smooth, group_by="day")
+              .agg(pl.len().alias("n")).collect())
+    today = counts.filter(pl.col("day") == 0).select("timestamp", "n")
+    usual = counts.filter(pl.col("day") > 0).group_by("timestamp").agg(pl.col("n").median().alias("usual"))
+    joined = today.join(usual, on="timestamp", how="left").sort("timestamp").with_columns(
+        high=pl.col("n") >= ratio * pl.col("usual").fill_null(0.0).clip(lower_bound=1.0))
+    before_onset = joined.filter(pl.col("timestamp") <= incident.start)
+    if before_onset.is_empty() or not before_onset["high"][-1]:
+        return None
+    flags = before_onset["high"].to_list()
+    k = len(flags) - 1
+    while k > 0 and flags[k - 1]:
+        k -= 1
+    return before_onset["timestamp"][k]  # type: ignore[no-any-return]

@@ -33,7 +33,15 @@ from typing import Any
 import polars as pl
 
 from slo_analysis.analysis.dimensions import dimension_lift
-from slo_analysis.analysis.incidents import Incident, baseline_window, dependency_health, load_shift, merge_incidents
+from slo_analysis.analysis.incidents import (
+    Incident,
+    baseline_window,
+    dependency_health,
+    hot_edges,
+    load_rise_start,
+    load_shift,
+    merge_incidents,
+)
 from slo_analysis.analysis.log_templates import TemplateMining, mine_templates, template_changes
 from slo_analysis.analysis.metric_sweep import sweep_metrics
 from slo_analysis.analysis.slo_evaluation import SloEvaluation, evaluate_slos, snapshot_window
@@ -72,6 +80,7 @@ class IncidentAnalysis:
     sweep: pl.DataFrame  # analysis.metric_sweep.sweep_metrics
     attribution: pl.DataFrame  # analysis.traces.service_attribution
     service_edges: pl.DataFrame  # analysis.traces.service_graph over baseline and incident
+    hot_edges: frozenset[tuple[str, str]]  # edges whose p99 or fault rate grew in the incident
     exemplars: pl.DataFrame  # analysis.traces.exemplars in the incident
     dependencies: pl.DataFrame  # analysis.incidents.dependency_health
     log_changes: pl.DataFrame  # analysis.log_templates.template_changes
@@ -103,12 +112,14 @@ def analyze_incident(frames: FrameSource, incident: Incident, slos: Sequence[SLO
     if spans.is_empty():
         notes.append("no traces in the snapshot: topology and trace attribution are unknown")
         edges = service_graph(spans)
+        hot: set[tuple[str, str]] = set()
         path: set[str] | None = None
         attribution = service_attribution(spans, incident.window, baseline)
         deps = dependency_health(spans, incident.window, baseline)
         examples = exemplars(spans, incident.window)
     else:
         edges = service_graph(spans)
+        hot = hot_edges(service_graph(spans, incident.window), service_graph(spans, baseline))
         path = set(slo_services)
         for s in slo_services:
             path |= downstream_of(edges, s)
@@ -140,7 +151,8 @@ def analyze_incident(frames: FrameSource, incident: Incident, slos: Sequence[SLO
                              (effective, min(effective + timedelta(hours=2), incident.end)))
         attr = attribution.filter(pl.col("service") == svc)
         svc_templates = severe.filter(pl.col("service") == svc)["template"].to_list()
-        svc_shared = shared.filter(pl.col("caller") == svc)["dependency"].to_list()
+        called = deps.filter(pl.col("caller") == svc)["dependency"].to_list()
+        svc_shared = [name for name in shared["dependency"].unique().to_list() if name in called]
         evidence[svc] = ServiceEvidence(
             on_path=None if path is None else svc in path,
             metric_effect=None if shift is None else shift[0],
@@ -151,10 +163,14 @@ def analyze_incident(frames: FrameSource, incident: Incident, slos: Sequence[SLO
             shared_dependency=svc_shared[0] if svc_shared else None,
             new_templates=tuple(svc_templates) if mining.events.height else None,
         )
-    suspects = rank_suspects(candidates, incident.start, evidence)
-
     front = slo_services[0] if slo_services else None
-    load = load_shift(frame_of(frames, "requests", required=False), incident, data_window, service=front)
+    requests_lf = frame_of(frames, "requests", required=False)
+    load = load_shift(requests_lf, incident, data_window, service=front)
+    load_began = None
+    if load is not None and load[0] >= 1.5:
+        load_began = load_rise_start(requests_lf, incident, data_window, service=front)
+    suspects = rank_suspects(candidates, incident.start, evidence, load_began=load_began)
+
     dep_name = shared["dependency"][0] if shared.height else None
     dep_sentence = None
     if dep_name is not None:
@@ -168,14 +184,15 @@ def analyze_incident(frames: FrameSource, incident: Incident, slos: Sequence[SLO
 
     lift = pl.DataFrame()
     requests = frame_of(frames, "requests", required=False).filter(_in(both)).collect()
-    for slo in slos:
-        if slo.service is None:
+    served = set(requests["service"].unique().to_list()) if requests.height else set()
+    for slo in slos:  # the first SLO whose service's requests are in the frame
+        if slo.service is None or slo.service not in served:
             continue
         lift = dimension_lift(requests, incident.window, baseline, bad=_bad_expr(slo), service=slo.service,
                               operation=slo.operation, trace_attributes=True)
         break
     return IncidentAnalysis(incident, baseline, tuple(slos), suspects, result, sweep, attribution, edges,
-                            examples, deps, changes, lift, tuple(notes))
+                            frozenset(hot), examples, deps, changes, lift, tuple(notes))
 
 
 def analyze(frames: FrameSource, *, slos: Sequence[str] | None = None,
@@ -237,6 +254,7 @@ def to_json(analyses: Sequence[IncidentAnalysis]) -> dict[str, Any]:
             "metric_sweep": _records(a.sweep, ["rank", "namespace", "metric", "dimensions", "stat", "departure",
                                                "direction", "first_anomalous_at"], limit=10),
             "trace_attribution": _records(a.attribution, list(a.attribution.columns), limit=10),
+            "hot_edges": [{"caller": c, "callee": d} for c, d in sorted(a.hot_edges)],
             "dependencies": _records(a.dependencies, ["dependency", "caller", "duration_ratio", "failing_delta",
                                                       "degraded", "shared"]),
             "log_templates": _records(a.log_changes.filter(pl.col("significant")) if a.log_changes.height

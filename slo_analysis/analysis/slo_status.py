@@ -50,7 +50,8 @@ from slo_analysis.core.sli import (
 if TYPE_CHECKING:
     from slo_analysis.store import Snapshot  # noqa: F401  (typing only)
 
-__all__ = ["FrameSource", "SliSource", "frame_of", "ticket_events_from_logs", "sli_source", "sli_for_slo", "slis_for_slos"]
+__all__ = ["FrameSource", "SliSource", "frame_of", "ticket_events_from_logs", "sli_source", "sli_for_slo",
+           "slis_for_slos"]
 
 SliSource = Literal["auto", "requests", "metrics", "events"]
 _FIRST_RESPONSE = re.compile(r"^FirstResponseWithin(\d+)(s|m|h)$")

@@ -72,6 +72,7 @@ _TIMING_TAU = timedelta(minutes=45)
 _PATH_FACTOR = {True: 1.0, False: 0.25, None: 0.6}
 _WEIGHTS = {"metrics": 0.35, "traces": 0.40, "logs": 0.25}
 _ALPHA = 0.01
+_LOAD_SLACK = timedelta(minutes=15)  # a load rise found within this of a change coincides with it
 
 SUSPECT_COLUMNS = [
     "rank", "deployment_id", "service", "source", "actor", "version_from", "version_to", "started_at", "finished_at",
@@ -245,10 +246,13 @@ def _duration(minutes: float) -> str:
     return f"{minutes / 60:.1f} h"
 
 
-def rank_suspects(candidates: pl.DataFrame, onset: datetime, evidence: Mapping[str, ServiceEvidence]) \
-        -> pl.DataFrame:
+def rank_suspects(candidates: pl.DataFrame, onset: datetime, evidence: Mapping[str, ServiceEvidence], *,
+                  load_began: datetime | None = None) -> pl.DataFrame:
     """Score and rank ``candidates`` (from :func:`candidate_changes`) with the per-service ``evidence``.
 
+    ``load_began`` is when traffic rose above its usual level before the incident: a change that reached
+    traffic after that, or within 15 minutes before it (the rise is found on 10-minute buckets), cannot be
+    told apart from the load, so its score is scaled by 0.3.
     Returns one row per candidate with :data:`SUSPECT_COLUMNS`, best first (ties: the later change first).
     """
     rows = []
@@ -256,8 +260,14 @@ def rank_suspects(candidates: pl.DataFrame, onset: datetime, evidence: Mapping[s
         ev = evidence.get(d["service"], ServiceEvidence())
         timing, gap = _timing(d["started_at"], d.get("finished_at"), onset)
         metric, trace, logs = _metric_score(ev), _trace_score(ev), _log_score(ev)
+        if ev.shared_dependency:  # the symptoms are the dependency's: they weigh less for the change
+            metric, logs = 0.5 * metric, 0.5 * logs
         observed = _WEIGHTS["metrics"] * metric + _WEIGHTS["traces"] * trace + _WEIGHTS["logs"] * logs
         score = math.sqrt(timing) * _PATH_FACTOR[ev.on_path] * observed
+        reached = min(d.get("finished_at") or d["started_at"], onset)
+        after_load = load_began is not None and load_began < reached + _LOAD_SLACK
+        if after_load:
+            score *= 0.3
         row = {
             "deployment_id": d["id"], "service": d["service"], "source": d.get("source"), "actor": d.get("actor"),
             "version_from": d.get("version_from"), "version_to": d.get("version_to"),
@@ -268,6 +278,8 @@ def rank_suspects(candidates: pl.DataFrame, onset: datetime, evidence: Mapping[s
             "log_score": logs, "new_templates": list(ev.new_templates or ()), "score": score,
         }
         row["evidence"] = _sentence(row, ev, onset)
+        if after_load:
+            row["evidence"] = row["evidence"][:-1] + "; but traffic rose at the same time or before it."
         rows.append(row)
     schema: dict[str, Any] = {
         "deployment_id": pl.String, "service": pl.String, "source": pl.String, "actor": pl.String,

@@ -69,6 +69,8 @@ def test_supporting_findings_point_at_the_same_place(demo_analysis: IncidentAnal
     version = lift.filter(pl.col("dimension") == f"{culprit['service']}.version")
     assert version.height and version["value"][0] == culprit["version_to"] and version["lift"][0] >= 1.0
     assert not lift.filter(pl.col("dimension").is_in(["customer_tier", "az"]))["significant"].any()
+    assert ("routing-service", "agent_skills@aurora-prod") in demo_analysis.hot_edges
+    assert not any("kb-search" in edge for edge in demo_analysis.hot_edges)
     top_sweep = demo_analysis.sweep.head(5)
     assert top_sweep.filter(pl.col("dimensions").str.contains(f"Service={culprit['service']}")).height >= 1
 
@@ -78,7 +80,7 @@ def test_json_has_stable_keys_and_round_trips(demo_analysis: IncidentAnalysis) -
     assert doc["version"] == 1
     inc = doc["incidents"][0]
     assert set(inc) == {"id", "start", "end", "duration_s", "slos", "baseline", "verdict", "suspects",
-                        "metric_sweep", "trace_attribution", "dependencies", "log_templates", "dimensions",
+                        "metric_sweep", "trace_attribution", "hot_edges", "dependencies", "log_templates", "dimensions",
                         "exemplar_traces", "notes"}
     assert inc["suspects"][0]["rank"] == 1 and inc["start"].endswith("Z")
     assert set(inc["verdict"]) == {"explained", "deployment_id", "service", "statement", "alternative",

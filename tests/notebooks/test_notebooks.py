@@ -24,13 +24,28 @@ def test_committed_without_outputs_and_with_a_parameters_cell(path: Path) -> Non
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
 
 
+def _expected(name: str, truth: dict) -> list[str]:
+    """What each template must print on the demo (from the ground truth where it names a fact)."""
+    return {
+        "getting_started.ipynb": ["rows per frame"],
+        "exploratory_analysis.ipynb": ["rows per frame", truth["culprit_deployment"]["id"]],
+        "post_incident_review.ipynb": [truth["culprit_deployment"]["id"], "is the likely cause", "Plotly.newPlot"],
+        "slo_and_alert_tuning.ipynb": ["suggested_target", "workbook", "Plotly.newPlot"],
+        "capacity_planning.ipynb": ["agents", "Plotly.newPlot"],
+    }[name]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_template_runs_on_the_demo(path: Path, demo_snapshot: Path, tmp_path: Path) -> None:
+def test_template_runs_on_the_demo(path: Path, demo_snapshot: Path, small_demo: Path, tmp_path: Path) -> None:
     out = tmp_path / path.name
     pm.execute_notebook(str(path), str(out), parameters={"snapshot_path": str(demo_snapshot)},
                         cwd=str(path.parent), kernel_name="python3", progress_bar=False)
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
-    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
-    assert "rows per frame" in text  # the summary cell printed the snapshot
+    outputs = [o for c in executed.cells for o in c.get("outputs", [])]
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") + o.get("data", {}).get(
+        "text/html", "") for o in outputs)
+    truth = json.loads((small_demo / "scenario.json").read_text())
+    for expected in _expected(path.name, truth):
+        assert expected in text, f"{path.name} did not print {expected!r}"
