@@ -85,11 +85,13 @@ UTC_MS = pl.Datetime("ms", "UTC")
 # ----------------------------------------------------------------------------------------- helpers
 def _nanmedian_axis0(stack: np.ndarray, min_count: int) -> np.ndarray:
     """Median along axis 0 ignoring NaN; NaN where fewer than ``min_count`` values are present."""
-    count = np.sum(~np.isnan(stack), axis=0)
-    ordered = np.sort(stack, axis=0)  # NaN sort last
-    lo = np.clip((count - 1) // 2, 0, stack.shape[0] - 1)
-    hi = np.clip(count // 2, 0, stack.shape[0] - 1)
-    med = 0.5 * (np.take_along_axis(ordered, lo[None], 0)[0] + np.take_along_axis(ordered, hi[None], 0)[0])
+    moved = np.moveaxis(stack, 0, -1)
+    count = np.sum(~np.isnan(moved), axis=-1)
+    last = np.sort(np.ascontiguousarray(moved), axis=-1)  # a sorted copy (NaN last); the input is kept
+    top = last.shape[-1] - 1
+    lo = np.clip((count - 1) // 2, 0, top)[..., None]
+    hi = np.clip(count // 2, 0, top)[..., None]
+    med = 0.5 * (np.take_along_axis(last, lo, -1)[..., 0] + np.take_along_axis(last, hi, -1)[..., 0])
     return np.where(count >= max(min_count, 1), med, np.nan)
 
 
@@ -110,6 +112,31 @@ def _rolling(x: np.ndarray, op: str, window: int, min_samples: int, *, shift: in
     if shift:
         expr = expr.shift(shift)
     out = frame.select(expr).to_numpy().astype(np.float64)
+    return out
+
+
+def _past_median(x: np.ndarray, window: int, min_samples: int, blocks: int = 64) -> np.ndarray:
+    """Rolling median of the ``window`` steps before each row (the row itself excluded), per column.
+
+    Long windows use medians of block medians: blocks of ``window // blocks`` steps (anchored at row 0, so
+    a prefix gives the same result), a row seeing only the blocks completed before it. That keeps the
+    cost near one pass however long the window, at the price of a median that moves once per block.
+    """
+    block = max(1, window // blocks)
+    if block == 1:
+        return _rolling(x, "median", window, min_samples, shift=1)
+    n, k = x.shape
+    n_blocks = n // block
+    out = np.full_like(x, np.nan)
+    if n_blocks == 0:
+        return out
+    stacked = x[: n_blocks * block].reshape(n_blocks, block, k).transpose(1, 0, 2)
+    medians = _nanmedian_axis0(stacked, max(1, block // 2))
+    per_block = _rolling(medians, "median", max(1, window // block), max(1, min_samples // block))
+    # row i sees the blocks completed before it: the last is floor(i / block) - 1
+    rows = np.arange(n) // block - 1
+    valid = rows >= 0
+    out[valid] = per_block[rows[valid]]
     return out
 
 
@@ -171,7 +198,7 @@ def score_matrix(
     w_short = max(1, round(short_s / step_s))
     w_sustain = max(1, round(sustain_s / step_s))
 
-    candidates = [_rolling(x, "median", w_base, max(2, min(w_base // 4, 30)), shift=1)]
+    candidates = [_past_median(x, w_base, max(2, min(w_base // 4, 30)))]
     if seasonal and abs(_DAY_S / step_s - round(_DAY_S / step_s)) < 1e-9:
         day = round(_DAY_S / step_s)
         if 2 * day < n:
@@ -182,7 +209,7 @@ def score_matrix(
     best_expected = np.full_like(x, np.nan)
     best_scale = np.full_like(x, np.inf)
     for expected in candidates:
-        spread = _rolling(np.abs(x - expected), "median", w_spread, max(5, w_base // 2), shift=1)
+        spread = _past_median(np.abs(x - expected), w_spread, max(5, w_base // 2))
         ok = np.isfinite(spread) & np.isfinite(expected) & (spread < best_scale)
         best_expected = np.where(ok, expected, best_expected)
         best_scale = np.where(ok, spread, best_scale)
@@ -199,8 +226,13 @@ def score_matrix(
     # (spikes) and for the median over ``sustain_s`` (level shifts hidden among past spikes).
     absres = np.abs(resid)
     score = np.full_like(x, np.nan)
-    for window, op in ((w_short, "mean"), (w_sustain, "median")):
-        dev = _rolling(absres, op, window, max(1, window // 2))
+    for window in (w_short, w_sustain):
+        if window == w_short:
+            dev = _rolling(absres, "mean", window, 1)
+        elif window <= 32:
+            dev = _rolling(absres, "median", window, max(1, window // 2))
+        else:  # a long window: median of 4-step block medians (lags by at most one block)
+            dev = _past_median(absres, window, max(1, window // 2), blocks=window // 4)
         dev = np.where(np.isnan(x), np.nan, dev)
         record = _rolling(dev, "max", w_hist, max(10, w_hist // 14), shift=window)
         record = np.maximum(record, np.maximum(1e-6 * level, 1e-12))

@@ -75,13 +75,16 @@ def _sweep_period(data: pl.DataFrame, keys: pl.DataFrame, period_s: int, origin_
     step_ms = period_s * 1000
     n = max(1, math.ceil((end_ms - origin_ms) / step_ms))
     k = keys.height
-    cells = (data.with_columns(((pl.col("timestamp").dt.epoch("ms") - origin_ms) // step_ms).alias("_i"))
-             .filter((pl.col("_i") >= 0) & (pl.col("_i") < n))
-             .group_by("_sid", "_i").agg(pl.col("value").mean()))
-    x = np.full((n, k), np.nan)
-    sid_to_col = {int(s): j for j, s in enumerate(keys["_sid"].to_list())}
-    cols = np.array([sid_to_col[int(s)] for s in cells["_sid"].to_list()], dtype=np.int64)
-    x[cells["_i"].to_numpy(), cols] = cells["value"].to_numpy()
+    idx = ((data["timestamp"].dt.epoch("ms") - origin_ms) // step_ms).to_numpy()
+    cols = np.searchsorted(keys["_sid"].to_numpy(), data["_sid"].to_numpy())  # keys are sorted by _sid
+    inside = (idx >= 0) & (idx < n)
+    flat = idx[inside] * k + cols[inside]
+    # duplicates (same series and step) are averaged
+    sums = np.bincount(flat, weights=data["value"].to_numpy()[inside], minlength=n * k)
+    hits = np.bincount(flat, minlength=n * k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.where(hits > 0, sums / np.maximum(hits, 1), np.nan).reshape(n, k)
+    del sums, hits, flat
     counts = keys["stat"].is_in(list(COUNT_STATS)).to_numpy()
     x[:, counts] = np.nan_to_num(x[:, counts], nan=0.0)
 
@@ -105,7 +108,7 @@ def _sweep_period(data: pl.DataFrame, keys: pl.DataFrame, period_s: int, origin_
             any_hit = hit.any(axis=0) if ss.size else np.zeros(hi - lo, dtype=bool)
             out["first"][lo:hi] = np.where(any_hit, grid_ms[search][first_row] if ss.size else 0, np.nan)
     peak = np.where(np.isinf(out["peak"]), np.nan, out["peak"])
-    return keys.select(KEY + ["unit"]).with_columns(
+    return keys.select(pl.col(KEY + ["unit"]).cast(pl.String)).with_columns(
         pl.Series("departure", out["departure"]).fill_nan(None),
         pl.Series("peak_score", peak).fill_nan(None),
         pl.Series("first_anomalous_at", out["first"]).fill_nan(None).cast(pl.Int64)
@@ -202,10 +205,11 @@ def sweep_metrics(
     keys = (data.group_by(KEY).agg(pl.col("period_s").mode().first().alias("period_s"),
                                    pl.col("unit").drop_nulls().first().alias("unit"))
             .sort(KEY).with_row_index("_sid"))
-    data = data.join(keys.select(*KEY, "_sid"), on=KEY, how="left")
+    data = data.join(keys.select(*KEY, "_sid"), on=KEY, how="left").select("_sid", "timestamp", "value")
     parts = []
-    for (period_s,), group in keys.group_by("period_s"):
+    for (period_s,), group in keys.group_by("period_s", maintain_order=True):
         period = int(period_s) if isinstance(period_s, int | float) and period_s > 0 else 60  # type: ignore[redundant-expr]
+        group = group.sort("_sid")
         sids = group["_sid"]
         log.debug("sweeping %d series at %d s", group.height, period)
         parts.append(_sweep_period(data.filter(pl.col("_sid").is_in(sids.implode())), group, period,
