@@ -68,8 +68,8 @@ log = logging.getLogger(__name__)
 
 #: A point whose score is at or above this is anomalous: its deviation from the baseline exceeds the
 #: largest of the past week by NOVELTY_HALF (7.5 %) or more. Chosen once for every series (never per
-#: series) on the NAB AWS CloudWatch development set, in the middle of the plateau where the NAB
-#: standard score is flat (excess 5 % to 10 %); see docs/anomalies.md.
+#: series) on the NAB AWS CloudWatch development set, where the NAB standard score is nearly flat in
+#: the threshold (55.0 to 55.8 from 0.3 to 0.9); see docs/anomalies.md.
 DEFAULT_THRESHOLD = 0.5
 #: The relative excess over the past week's largest deviation that scores 0.5.
 NOVELTY_HALF = 0.075
