@@ -52,7 +52,8 @@ def test_knee_of_mm1_is_half_utilisation() -> None:
 
 def test_extrapolation_warns_and_flags() -> None:
     x = np.linspace(1.0, 10.0, 40)
-    fit = fit_saturation(x, 1000 * usl_latency(x, 5.0, 0.05, 0.02))
+    with pytest.warns(CapacityWarning, match="below the USL knee"):
+        fit = fit_saturation(x, 1000 * usl_latency(x, 5.0, 0.05, 0.02))
     with pytest.warns(CapacityWarning, match="beyond the observed range"):
         pred = fit.predict([5.0, 14.0])
     assert pred["extrapolated"].to_list() == [False, True]
