@@ -48,6 +48,7 @@ __all__ = [
     "bucket_seconds",
     "format_duration",
     "finish_figure",
+    "zoom_to",
 ]
 
 Frame = pl.DataFrame | pl.LazyFrame
@@ -126,9 +127,18 @@ def finish_figure(fig: go.Figure, *, legend: Literal["right", "top"] = "right") 
     """Last touches every chart here shares: x axis titles clear of two-line date ticks, and the legend in a
     column right of the plot (``legend="right"``, for charts with many entries) or the theme's row on top."""
     fig.update_xaxes(automargin=True, title_standoff=10)
+    fig.update_yaxes(automargin=True)
     if legend == "right":
         fig.update_layout(legend={"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yanchor": "top",
                                   "font": {"size": 12}, "groupclick": "toggleitem"})
+    return fig
+
+
+def zoom_to(fig: go.Figure, zoom: tuple[datetime, datetime] | None, tz: str = "UTC") -> go.Figure:
+    """Open the figure on ``zoom`` (start, end) of its shared time axis; the data outside stays (pan/zoom out)."""
+    if zoom is not None:
+        lo, hi = to_display_tz(list(zoom), tz)
+        fig.update_xaxes(range=[lo, hi])
     return fig
 
 

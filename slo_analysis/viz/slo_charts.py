@@ -47,6 +47,7 @@ from slo_analysis.viz.overlays import (
     format_duration,
     require_columns,
     thin,
+    zoom_to,
 )
 from slo_analysis.viz.theme import PALETTE, SEQUENCE, STATUS_COLOURS, apply_theme, new_figure, to_display_tz
 
@@ -95,6 +96,7 @@ def sli_timeline(
     *,
     deployments: pl.DataFrame | None = None,
     tz: str = "UTC",
+    zoom: tuple[datetime, datetime] | None = None,
     max_points: int = 1500,
     height: int = 520,
 ) -> go.Figure:
@@ -115,8 +117,11 @@ def sli_timeline(
         Deployments frame (``id, service, started_at, finished_at, version_from, version_to, actor``).
     tz : str
         Display time zone of the x axis and hovers.
+    zoom : (datetime, datetime), optional
+        Open the chart on this range (an incident of an hour is a sliver of a 14-day window); the
+        rest stays one zoom-out away.
     max_points : int
-        Thin the series to about this many buckets.
+        Thin the series to about this many buckets (over the whole window, whatever ``zoom`` is).
 
     Returns
     -------
@@ -170,11 +175,12 @@ def sli_timeline(
     worst = att["attainment"].min()
     lo = min(float(worst) if isinstance(worst, (int, float)) else slo.target, slo.target)
     pad = max((1.0 - lo) * 0.15, 1e-4)
-    fig.update_yaxes(title_text="attainment", tickformat=".2%", range=[lo - pad, 1.0 + pad / 3], row=1, col=1)
+    decimals = len(_pct(slo.target).split()[0].partition(".")[2]) + 1
+    fig.update_yaxes(title_text="attainment", tickformat=f".{decimals}%", range=[lo - pad, 1.0 + pad / 3], row=1, col=1)
     fig.update_yaxes(title_text=f"SLI per {format_duration(every)}", tickformat=".0%", row=2, col=1)
     fig.update_xaxes(title_text=_time_title(tz), row=2, col=1)
     fig.update_layout(hovermode="x unified")
-    return finish_figure(fig)
+    return finish_figure(zoom_to(fig, zoom, tz))
 
 
 def _status_segments(fig: go.Figure, x: Any, y: pl.Series, status: pl.Series) -> None:
@@ -198,6 +204,7 @@ def budget_burndown(
     *,
     deployments: pl.DataFrame | None = None,
     tz: str = "UTC",
+    zoom: tuple[datetime, datetime] | None = None,
     max_points: int = 1500,
     height: int = 400,
 ) -> go.Figure:
@@ -206,7 +213,7 @@ def budget_burndown(
     The line is green while OK, orange under the WARNING threshold, vermillion once BREACHED (below
     0), grey without data; thinned buckets show their lowest value and worst status. Dashed lines mark
     the WARNING threshold (the SLO's ``warning_threshold``) and 0 (budget exhausted); breach windows
-    are shaded and ``deployments`` marked.
+    are shaded and ``deployments`` marked; ``zoom`` opens the chart on a (start, end) range.
 
     Returns
     -------
@@ -244,7 +251,7 @@ def budget_burndown(
                 clip=ev.window, end_default=end)
     add_deployments(fig, deployments, tz=tz, window=ev.window)
     fig.update_yaxes(tickformat=".0%")
-    return finish_figure(fig)
+    return finish_figure(zoom_to(fig, zoom, tz))
 
 
 def burn_rate_chart(
@@ -254,6 +261,7 @@ def burn_rate_chart(
     *,
     alerts: pl.DataFrame | None = None,
     tz: str = "UTC",
+    zoom: tuple[datetime, datetime] | None = None,
     period_s: float | None = None,
     log_y: bool = True,
     floor: float = 0.01,
@@ -268,7 +276,7 @@ def burn_rate_chart(
     horizontal dashed line labelled with its name and windows; ``alerts`` (``alert_episodes`` or
     ``backtest(...).alerts``: ``rule, severity, fired_at, reset_at``) are shaded while firing, vermillion
     for pages, orange for tickets. On the log axis (default) rates below ``floor`` (and 0) are drawn at
-    ``floor``; the hover shows the real value.
+    ``floor``; the hover shows the real value. ``zoom`` opens the chart on a (start, end) range.
 
     Parameters
     ----------
@@ -350,4 +358,4 @@ def burn_rate_chart(
         ticks = [10.0 ** k for k in range(math.floor(math.log10(floor)), math.ceil(math.log10(top)) + 1)]
         fig.update_yaxes(type="log", tickvals=ticks,
                          ticktext=[f"≤{t:g}" if t <= floor else f"{t:g}x" for t in ticks])
-    return finish_figure(fig)
+    return finish_figure(zoom_to(fig, zoom, tz))

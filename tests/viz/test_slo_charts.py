@@ -206,3 +206,14 @@ def test_thin_and_bucket_choice() -> None:
     f = pl.DataFrame({"timestamp": ts, "v": list(range(60))})
     out = thin(f, 900, [pl.col("v").max(), pl.col("v").sum().alias("s")])
     assert out["v"].to_list() == [14, 29, 44, 59] and out["s"].sum() == sum(range(60))
+
+
+def test_zoom_opens_on_the_incident_in_display_time(latency_eval: SloEvaluation) -> None:
+    inc = latency_eval.incidents.row(0, named=True)
+    zoom = (inc["start"] - timedelta(hours=1), inc["end"] + timedelta(hours=1))
+    fig = sli_timeline(latency_eval, zoom=zoom, tz="Europe/Berlin")
+    lo, hi = fig.layout.xaxis.range
+    assert (_utc(lo), _utc(hi)) == zoom and lo.utcoffset() == timedelta(hours=1)
+    assert len(fig.data[0].x) > 2 * 24  # the whole window is still there, one zoom-out away
+    burn = burn_rate_chart(latency_eval.sli, latency_eval.slo.target, workbook_policy(), zoom=zoom)
+    assert tuple(_utc(x) for x in burn.layout.xaxis.range) == zoom
