@@ -77,6 +77,14 @@ def _time_title(tz: str) -> str:
     return f"time ({tz})"
 
 
+def _every(span_s: float, period_s: float, max_points: int, zoom: tuple[datetime, datetime] | None) -> int:
+    """Bucket seconds: about ``max_points`` over the window, or over ``zoom`` (at most 8x that in all)."""
+    if zoom is None:
+        return bucket_seconds(span_s, period_s, max_points)
+    zoomed = bucket_seconds((zoom[1] - zoom[0]).total_seconds(), period_s, max_points)
+    return max(zoomed, bucket_seconds(span_s, period_s, 8 * max_points))
+
+
 def _shade_evaluation(fig: go.Figure, ev: SloEvaluation, tz: str) -> None:
     start, end = ev.window
     if ev.warm_from > start:
@@ -121,7 +129,8 @@ def sli_timeline(
         Open the chart on this range (an incident of an hour is a sliver of a 14-day window); the
         rest stays one zoom-out away.
     max_points : int
-        Thin the series to about this many buckets (over the whole window, whatever ``zoom`` is).
+        Thin the series to about this many buckets over the window, or over ``zoom`` when given
+        (then at most eight times as many over the window).
 
     Returns
     -------
@@ -131,7 +140,7 @@ def sli_timeline(
     slo = ev.slo
     frame, period_s, method = sli_parts(ev.sli)
     start, end = ev.window
-    every = bucket_seconds((end - start).total_seconds(), period_s, max_points)
+    every = _every((end - start).total_seconds(), period_s, max_points, zoom)
     unit = "periods" if method == "period" else "events"
 
     budget = ev.budget
@@ -224,7 +233,7 @@ def budget_burndown(
     require_columns(budget, ("timestamp", "remaining_fraction", "status"), "budget")
     _, period_s, _ = sli_parts(ev.sli)
     start, end = ev.window
-    every = bucket_seconds((end - start).total_seconds(), period_s, max_points)
+    every = _every((end - start).total_seconds(), period_s, max_points, zoom)
     b = thin(
         budget.with_columns(_t=pl.col("timestamp") + pl.duration(seconds=period_s),
                             _code=pl.col("status").cast(pl.String).replace_strict(
@@ -310,7 +319,7 @@ def burn_rate_chart(
     names = [f"burn_{window_label(w)}" for w in windows]
     every = 0
     if br.height:
-        every = bucket_seconds(br.height * p, p, max_points)
+        every = _every(br.height * p, p, max_points, zoom)
         br = thin(br.with_columns(_t=pl.col("timestamp") + pl.duration(seconds=p)), every,
                   [pl.col(n).max() for n in names] + [pl.col("_t").last()])
     x = to_display_tz(br["_t"] if br.height else pl.Series([], dtype=pl.Datetime("ms", "UTC")), tz)

@@ -217,3 +217,11 @@ def test_zoom_opens_on_the_incident_in_display_time(latency_eval: SloEvaluation)
     assert len(fig.data[0].x) > 2 * 24  # the whole window is still there, one zoom-out away
     burn = burn_rate_chart(latency_eval.sli, latency_eval.slo.target, workbook_policy(), zoom=zoom)
     assert tuple(_utc(x) for x in burn.layout.xaxis.range) == zoom
+
+
+def test_zoom_thins_for_the_zoomed_range(latency_eval: SloEvaluation) -> None:
+    start, end = latency_eval.window
+    whole = sli_timeline(latency_eval, max_points=100)
+    zoomed = sli_timeline(latency_eval, max_points=100, zoom=(start, start + timedelta(hours=2)))
+    n_whole, n_zoomed = len(whole.data[2].x), len(zoomed.data[2].x)
+    assert n_whole <= 100 < n_zoomed <= 800  # finer buckets, capped at 8x max_points over the window
