@@ -171,11 +171,17 @@ def analyze_incident(frames: FrameSource, incident: Incident, slos: Sequence[SLO
         load_began = load_rise_start(requests_lf, incident, data_window, service=front)
     suspects = rank_suspects(candidates, incident.start, evidence, load_began=load_began)
 
-    dep_name = shared["dependency"][0] if shared.height else None
+    # the leading dependency: one that degraded for several callers (or throttled), else any that degraded
+    degraded = shared if shared.height else deps.filter(pl.col("degraded")).sort("duration_ratio", descending=True)
+    dep_name = degraded["dependency"][0] if degraded.height else None
     dep_sentence = None
     if dep_name is not None:
-        callers = ", ".join(shared.filter(pl.col("dependency") == dep_name)["caller"].to_list())
-        dep_sentence = f"calls to {dep_name} degraded for {callers}"
+        rows = degraded.filter(pl.col("dependency") == dep_name)
+        callers = ", ".join(rows["caller"].to_list())
+        ratio = float(rows["duration_ratio"].max() or 0.0)  # type: ignore[arg-type]
+        failing = float(rows["failing_delta"].max() or 0.0)  # type: ignore[arg-type]
+        dep_sentence = (f"calls to {dep_name} degraded for {callers} (mean duration {ratio:.1f}x, failing share "
+                        f"{failing:+.0%})")
     result = verdict(suspects, load_ratio=None if load is None else load[0],
                      load_evidence=None if load is None else load[1], dependency=dep_name,
                      dependency_evidence=dep_sentence)
