@@ -6,41 +6,15 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import polars as pl
 import pytest
+from chart_checks import ALLOWED, as_utc, colours
 
 from slo_analysis.exceptions import FrameValidationError
 from slo_analysis.store import Snapshot
-from slo_analysis.viz import PALETTE, ChartDataError, latency_heatmap, latency_percentiles
-
-ALLOWED = {c.upper() for c in PALETTE.values()} | {"WHITE"}
-
-
-def colours(fig: go.Figure) -> set[str]:
-    """Every colour a figure sets itself (the theme template excluded)."""
-    found: set[str] = set()
-
-    def walk(node: Any, key: str = "") -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k != "template":
-                    walk(v, k)
-        elif isinstance(node, (list, tuple)):
-            for v in node:
-                walk(v, key)
-        elif isinstance(node, str) and ("color" in key.lower() or key == "colorscale"):
-            found.add(node.upper())
-
-    walk(fig.to_plotly_json())
-    return found
-
-
-def _utc(x: Any) -> datetime:
-    return x.to_pydatetime().astimezone(UTC)
+from slo_analysis.viz import ChartDataError, latency_heatmap, latency_percentiles
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +33,7 @@ def test_percentile_lines_carry_the_metric_values(snap: Snapshot) -> None:
         .sort("timestamp").collect())
     p99 = fig.data[0]
     assert list(p99.y) == want["value"].to_list()
-    assert [_utc(x) for x in p99.x] == want["timestamp"].to_list()
+    assert [as_utc(x) for x in p99.x] == want["timestamp"].to_list()
     assert p99.x[0].utcoffset() == timedelta(hours=1)  # November in Berlin: CET
     assert set(fig.data[3].y) == {800}
     assert "ms" in p99.hovertemplate

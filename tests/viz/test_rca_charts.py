@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import plotly.graph_objects as go
 import polars as pl
 import pytest
+from chart_checks import ALLOWED, as_utc, colours, parse_utc
 
 from slo_analysis.analysis.log_templates import mine_templates, template_counts
 from slo_analysis.exceptions import FrameValidationError
@@ -18,35 +17,10 @@ from slo_analysis.store import Snapshot
 from slo_analysis.viz import PALETTE, lift_chart, suspects_table, template_counts_chart, timeline_chart
 from slo_analysis.viz.rca_charts import KIND_COLOURS
 
-ALLOWED = {c.upper() for c in PALETTE.values()} | {"WHITE"}
 T0 = datetime(2026, 11, 11, 13, 0, tzinfo=UTC)
 
 
-def colours(fig: go.Figure) -> set[str]:
-    """Every colour a figure sets itself (the theme template excluded)."""
-    found: set[str] = set()
 
-    def walk(node: Any, key: str = "") -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k != "template":
-                    walk(v, k)
-        elif isinstance(node, (list, tuple)):
-            for v in node:
-                walk(v, key)
-        elif isinstance(node, str) and ("color" in key.lower() or key == "colorscale"):
-            found.add(node.upper())
-
-    walk(fig.to_plotly_json())
-    return found
-
-
-def _t(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _utc(x: Any) -> datetime:
-    return x.to_pydatetime().astimezone(UTC) if hasattr(x, "to_pydatetime") else x.astimezone(UTC)
 
 
 def test_template_counts_on_the_demo_logs(demo_snapshot: Path) -> None:
@@ -148,8 +122,8 @@ def test_timeline_from_the_ground_truth(small_demo: Path) -> None:
     truth = json.loads((small_demo / "scenario.json").read_text())
     inc, culprit = truth["incident"], truth["culprit_deployment"]
     events = pl.DataFrame({
-        "timestamp": [_t(culprit["started"]), _t(inc["onset"]), _t(inc["detection"]), _t(inc["rollback_started"]),
-                      _t(inc["recovery"]), _t(inc["detection"])],
+        "timestamp": [parse_utc(t) for t in (culprit["started"], inc["onset"], inc["detection"],
+                                             inc["rollback_started"], inc["recovery"], inc["detection"])],
         "kind": ["change", "onset", "detection", "mitigation", "recovery", "alarm"],
         "label": [culprit["id"], "onset", "alarm", "rollback", "recovered", "p99 alarm"]},
         schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
@@ -158,14 +132,14 @@ def test_timeline_from_the_ground_truth(small_demo: Path) -> None:
     assert list(kinds) == ["change", "onset", "alarm", "detection", "mitigation", "recovery"]
     for row in events.iter_rows(named=True):
         trace = kinds[row["kind"]]
-        assert _utc(trace.x[0]) == row["timestamp"] and trace.text[0] == row["label"]
+        assert as_utc(trace.x[0]) == row["timestamp"] and trace.text[0] == row["label"]
         assert trace.marker.color == KIND_COLOURS[row["kind"]]
     assert kinds["onset"].x[0].utcoffset() == timedelta(hours=-8)
     lanes = {name: t.y[0] for name, t in kinds.items()}
     assert lanes["change"] > lanes["onset"] > lanes["recovery"]  # one lane per kind, in story order
-    ttd = (_t(inc["detection"]) - _t(inc["onset"])).total_seconds()
+    ttd = (parse_utc(inc["detection"]) - parse_utc(inc["onset"])).total_seconds()
     detect = next(t for t in fig.data if t.name.startswith("time to detect"))
-    assert [_utc(x) for x in detect.x] == [_t(inc["onset"]), _t(inc["detection"])]
+    assert [as_utc(x) for x in detect.x] == [parse_utc(inc["onset"]), parse_utc(inc["detection"])]
     assert detect.name.endswith(f"{int(ttd // 60)} min {int(ttd % 60)} s")
     assert any(t.name.startswith("time to recover") for t in fig.data)
     fig.to_json()

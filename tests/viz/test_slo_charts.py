@@ -11,6 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 import pytest
+from chart_checks import ALLOWED, as_utc, colours, parse_utc
 
 from slo_analysis.analysis.slo_evaluation import SloEvaluation, evaluate_slo, snapshot_window
 from slo_analysis.core.alerts import alert_episodes, custom_policy, workbook_policy
@@ -21,35 +22,6 @@ from slo_analysis.store import Snapshot
 from slo_analysis.viz import PALETTE, STATUS_COLOURS, budget_burndown, burn_rate_chart, sli_timeline
 from slo_analysis.viz.overlays import add_deployments, add_windows, bucket_seconds, thin
 from slo_analysis.viz.theme import new_figure
-
-ALLOWED = {c.upper() for c in PALETTE.values()} | {"WHITE"}
-
-
-def colours(fig: go.Figure) -> set[str]:
-    """Every colour a figure sets itself (the theme template excluded)."""
-    found: set[str] = set()
-
-    def walk(node: Any, key: str = "") -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k != "template":
-                    walk(v, k)
-        elif isinstance(node, (list, tuple)):
-            for v in node:
-                walk(v, key)
-        elif isinstance(node, str) and ("color" in key.lower() or key == "colorscale"):
-            found.add(node.upper())
-
-    walk(fig.to_plotly_json())
-    return found
-
-
-def _t(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _utc(x: Any) -> datetime:
-    return x.to_pydatetime().astimezone(UTC) if hasattr(x, "to_pydatetime") else x.astimezone(UTC)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +52,9 @@ def test_sli_timeline_traces_and_windows(latency_eval: SloEvaluation, snap: Snap
     assert names[:3] == ["Attainment (rolling 1d)", "Target 99 %", "SLI per 5 min"]
     assert "Deployments" in names
     breach = shapes(fig, "Breach")
-    assert [(_utc(s.x0), _utc(s.x1)) for s in breach] == list(ev.breaches.select("start", "end").iter_rows())
+    assert [(as_utc(s.x0), as_utc(s.x1)) for s in breach] == list(ev.breaches.select("start", "end").iter_rows())
     incident = shapes(fig, "Incident (page burn rate)")
-    assert [(_utc(s.x0), _utc(s.x1)) for s in incident] == list(ev.incidents.select("start", "end").iter_rows())
+    assert [(as_utc(s.x0), as_utc(s.x1)) for s in incident] == list(ev.incidents.select("start", "end").iter_rows())
     # one legend entry per kind of window, in different colours
     assert [s.showlegend for s in breach] == [True] + [False] * (len(breach) - 1)
     assert breach[0].fillcolor != incident[0].fillcolor
@@ -111,16 +83,16 @@ def test_deployment_markers_at_deployment_times(latency_eval: SloEvaluation, sna
     deps = snap.read("deployments")
     fig = sli_timeline(latency_eval, deployments=deps)
     marker = next(t for t in fig.data if t.name == "Deployments")
-    xs = [_utc(x) for x in marker.x]
+    xs = [as_utc(x) for x in marker.x]
     start, end = latency_eval.window
     inside = deps.filter((pl.col("started_at") >= start) & (pl.col("started_at") < end))
     assert sorted(xs) == sorted(inside["started_at"].to_list())
     culprit = truth["culprit_deployment"]
     hits = [k for k, text in enumerate(marker.hovertext) if f"<b>{culprit['id']}</b>" in text]
-    assert hits and all(xs[k] == _t(culprit["started"]) for k in hits)
+    assert hits and all(xs[k] == parse_utc(culprit["started"]) for k in hits)
     assert all("routing-service" in marker.hovertext[k] and "actor: " in marker.hovertext[k] for k in hits)
     lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert sorted(_utc(s.x0) for s in lines) == sorted(xs)
+    assert sorted(as_utc(s.x0) for s in lines) == sorted(xs)
     # deployments before the window (the demo's initial ECS rollouts) are left out
     assert deps.filter(pl.col("started_at") < start).height > 0 and len(xs) == inside.height
 
@@ -129,7 +101,7 @@ def test_display_timezone_shifts_wall_clock(latency_eval: SloEvaluation) -> None
     utc = sli_timeline(latency_eval, tz="UTC")
     ny = sli_timeline(latency_eval, tz="America/New_York")
     a, b = utc.data[0].x[0], ny.data[0].x[0]
-    assert _utc(a) == _utc(b)  # the same instant ...
+    assert as_utc(a) == as_utc(b)  # the same instant ...
     assert a.replace(tzinfo=None) - b.replace(tzinfo=None) == timedelta(hours=5)  # ... five hours apart on the wall
     assert '"x0":"' + ny.layout.shapes[0].x0.isoformat() in ny.to_json().replace(" ", "")
     assert "America/New_York" in ny.layout.xaxis2.title.text
@@ -162,7 +134,7 @@ def test_burn_rate_chart_windows_thresholds_and_alerts(latency_eval: SloEvaluati
     for rule in policy.rules:
         line = next(t for t in fig.data if t.name.startswith(rule.name + ":"))
         assert set(line.y) == {rule.factor}
-    fired = sorted(_utc(s.x0) for s in fig.layout.shapes if s.name and "alert firing" in s.name)
+    fired = sorted(as_utc(s.x0) for s in fig.layout.shapes if s.name and "alert firing" in s.name)
     assert fired == sorted(alerts["fired_at"].to_list())
     # log axis: zero burn drawn at the floor, the hover keeps the real value
     assert fig.layout.yaxis.type == "log"
@@ -190,7 +162,7 @@ def test_add_windows_open_end_and_clip() -> None:
                      schema_overrides={"end": pl.Datetime("ms", "UTC")})
     fig = add_windows(new_figure(), w, name="x", colour=PALETTE["orange"], end_default=t + timedelta(hours=6),
                       clip=(t + timedelta(minutes=30), t + timedelta(hours=8)))
-    assert [(_utc(s.x0), _utc(s.x1)) for s in fig.layout.shapes] == [
+    assert [(as_utc(s.x0), as_utc(s.x1)) for s in fig.layout.shapes] == [
         (t + timedelta(minutes=30), t + timedelta(hours=1)), (t + timedelta(hours=5), t + timedelta(hours=6))]
     with pytest.raises(FrameValidationError, match="'end'"):
         add_windows(new_figure(), w.drop("end"), name="x", colour=PALETTE["orange"])
@@ -213,10 +185,10 @@ def test_zoom_opens_on_the_incident_in_display_time(latency_eval: SloEvaluation)
     zoom = (inc["start"] - timedelta(hours=1), inc["end"] + timedelta(hours=1))
     fig = sli_timeline(latency_eval, zoom=zoom, tz="Europe/Berlin")
     lo, hi = fig.layout.xaxis.range
-    assert (_utc(lo), _utc(hi)) == zoom and lo.utcoffset() == timedelta(hours=1)
+    assert (as_utc(lo), as_utc(hi)) == zoom and lo.utcoffset() == timedelta(hours=1)
     assert len(fig.data[0].x) > 2 * 24  # the whole window is still there, one zoom-out away
     burn = burn_rate_chart(latency_eval.sli, latency_eval.slo.target, workbook_policy(), zoom=zoom)
-    assert tuple(_utc(x) for x in burn.layout.xaxis.range) == zoom
+    assert tuple(as_utc(x) for x in burn.layout.xaxis.range) == zoom
 
 
 def test_zoom_thins_for_the_zoomed_range(latency_eval: SloEvaluation) -> None:

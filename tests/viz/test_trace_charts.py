@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import plotly.graph_objects as go
 import polars as pl
 import pytest
+from chart_checks import ALLOWED, colours
 
 from slo_analysis import frames
 from slo_analysis.analysis.trace_graph import service_graph
@@ -18,27 +17,8 @@ from slo_analysis.store import Snapshot
 from slo_analysis.viz import PALETTE, ChartDataError, service_graph_chart, trace_waterfall
 from slo_analysis.viz.trace_charts import SERVICE_COLOURS, graph_layers
 
-ALLOWED = {c.upper() for c in PALETTE.values()} | {"WHITE"}
 T0 = datetime(2026, 11, 11, 14, 0, tzinfo=UTC)
 
-
-def colours(fig: go.Figure) -> set[str]:
-    """Every colour a figure sets itself (the theme template excluded)."""
-    found: set[str] = set()
-
-    def walk(node: Any, key: str = "") -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k != "template":
-                    walk(v, k)
-        elif isinstance(node, (list, tuple)):
-            for v in node:
-                walk(v, key)
-        elif isinstance(node, str) and ("color" in key.lower() or key == "colorscale"):
-            found.add(node.upper())
-
-    walk(fig.to_plotly_json())
-    return found
 
 
 def spans_frame(rows: list[tuple[str, str | None, str, str, float, float | None, bool]]) -> pl.DataFrame:
