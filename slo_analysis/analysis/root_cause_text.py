@@ -69,7 +69,7 @@ def format_analyses(analyses: Sequence[IncidentAnalysis], *, suspects: int = 5, 
             if sig.height:
                 lines.append("  over-represented among bad requests:")
                 for r in sig.head(rows).iter_rows(named=True):
-                    lines.append(f"    {r['dimension']}={r['value']}  lift {r['lift']:.1f} "
+                    lines.append(f"    {r['dimension']}={r['value']}  lift {r['lift']:.2f} "
                                  f"({r['bad_count']} bad of {r['total_count']})")
         for note in a.notes:
             lines.append(f"  note: {note}")
