@@ -13,14 +13,17 @@ so it behaves the same on a snapshot as it would have live. It works in three st
    residual over the last ``spread_s`` (1 day) is smallest is used, so seasonality is used exactly when
    the history shows that it predicts better. ``z`` = residual / (1.4826 x that median absolute residual).
 3. **Novelty score.** The absolute residual (averaged over ``short_s``; by default one step) is compared
-   with the largest absolute residual of the previous ``history_s`` (7 days). Its relative excess
+   with the largest absolute residual of the previous ``history_s`` (1 day). Its relative excess
    ``e = |r| / max_past|r| - 1`` (0 when not a new record) becomes the score ``1 - 2 ** (-e / NOVELTY_HALF)``:
-   0 for anything seen in the past week, 0.5 for a deviation 7.5 % beyond the week's largest, 1 for
+   0 for anything seen in the past day, 0.5 for a deviation 20 % beyond the day's largest, 1 for
    one far beyond it. The same is done for the median absolute residual over ``sustain_s`` (2 h)
    against its own past-week record, so a level shift hidden among past spikes is still seen; the
    score is the larger of the two. A shift fires at its onset and decays as the baseline absorbs it; the history
    is the tail distribution, so heavy-tailed (spiky) series do not flood with alarms the way a
    Gaussian tail on a robust z-score does (measured: docs/anomalies.md).
+4. **Refractory period.** After an alarm (a score at or above :data:`DEFAULT_THRESHOLD`), the scores of
+   the next ``refractory_s`` (6 h) are multiplied by :data:`REPEAT_DAMPING`, so one event raises one
+   alarm rather than a burst. Whether a point is damped depends only on earlier scores.
 
 :data:`DEFAULT_THRESHOLD` marks a point anomalous. :func:`anomalous_windows` merges anomalous points
 into windows and :func:`change_point_onset` estimates, offline, when a shift began.
@@ -58,6 +61,8 @@ from slo_analysis.exceptions import FrameValidationError
 __all__ = [
     "DEFAULT_THRESHOLD",
     "NOVELTY_HALF",
+    "REFRACTORY_S",
+    "REPEAT_DAMPING",
     "anomaly_scores",
     "score_matrix",
     "anomalous_windows",
@@ -67,15 +72,18 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: A point whose score is at or above this is anomalous: its deviation from the baseline exceeds the
-#: largest of the past week by NOVELTY_HALF (7.5 %) or more. Chosen once for every series (never per
-#: series) on the NAB AWS CloudWatch development set, where the NAB standard score is nearly flat in
-#: the threshold (55.0 to 55.8 from 0.3 to 0.9); see docs/anomalies.md.
+#: largest of the past day by NOVELTY_HALF (20 %) or more, and no alarm fired in the previous
+#: REFRACTORY_S. Chosen once for every series (never per series) on the NAB AWS CloudWatch development
+#: set; see docs/anomalies.md for the score at other thresholds.
 DEFAULT_THRESHOLD = 0.5
-#: The relative excess over the past week's largest deviation that scores 0.5.
-NOVELTY_HALF = 0.075
+#: The relative excess over the past day's largest deviation that scores 0.5.
+NOVELTY_HALF = 0.2
+#: After an alarm (score >= DEFAULT_THRESHOLD), scores of the next 6 hours are damped (repeat alarms).
+REFRACTORY_S = 6 * 3600.0
+#: The factor applied to the score during the refractory period (keeps repeat alarms below the threshold).
+REPEAT_DAMPING = 0.45
 
 _DAY_S = 86400.0
-_WEEK_S = 7 * _DAY_S
 _MAD_TO_SIGMA = 1.4826
 _MAX_GRID = 20_000_000
 
@@ -148,17 +156,42 @@ def _seasonal(x: np.ndarray, period: int, lags: int, min_lags: int) -> np.ndarra
     return _nanmedian_axis0(stack, min_lags)
 
 
+def _refractory(score: np.ndarray, steps: int, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    """Damp, per column, the scores of the ``steps`` rows after each alarm (``>= threshold``).
+
+    An alarm is a point at or above the threshold with no alarm in the ``steps`` rows before it, so
+    whether a row is damped depends only on earlier rows. Alarms are found by jumping from one to the
+    next (``searchsorted``), so the loop runs once per alarm, not once per row.
+    """
+    if steps <= 0:
+        return score
+    out = score.copy()
+    with np.errstate(invalid="ignore"):
+        above = np.nan_to_num(score, nan=0.0) >= threshold
+    for col in np.flatnonzero(above.any(axis=0)):
+        hits = np.flatnonzero(above[:, col])
+        damp = np.zeros(score.shape[0], dtype=bool)
+        k = 0
+        while k < hits.size:
+            alarm = int(hits[k])
+            damp[alarm + 1:alarm + 1 + steps] = True
+            k = int(np.searchsorted(hits, alarm + steps, side="right"))
+        out[damp, col] *= REPEAT_DAMPING
+    return out
+
+
 # --------------------------------------------------------------------------------- scoring core
 def score_matrix(
     x: np.ndarray,
     step_s: float,
     *,
     baseline_s: float = 12 * 3600.0,
-    history_s: float = _WEEK_S,
+    history_s: float = _DAY_S,
     spread_s: float = _DAY_S,
     short_s: float = 0.0,
     sustain_s: float = 7200.0,
     seasonal: bool = True,
+    refractory_s: float = REFRACTORY_S,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score every column of a regular-grid matrix at once (rows = grid steps, NaN = no data).
 
@@ -169,7 +202,7 @@ def score_matrix(
     ----------
     x
         ``(n_steps, n_series)`` float array on a regular grid of ``step_s`` seconds.
-    step_s, baseline_s, history_s, spread_s, short_s, sustain_s, seasonal
+    step_s, baseline_s, history_s, spread_s, short_s, sustain_s, seasonal, refractory_s
         See :func:`anomaly_scores`.
 
     Returns
@@ -241,7 +274,7 @@ def score_matrix(
             part = 1.0 - np.exp2(-excess / NOVELTY_HALF)
         part = np.where(np.isnan(dev) | np.isnan(record), np.nan, part)
         score = np.fmax(score, part)
-    return best_expected, z, score
+    return best_expected, z, _refractory(score, max(0, round(refractory_s / step_s)))
 
 
 # ------------------------------------------------------------------------------------ public API
@@ -299,11 +332,12 @@ def anomaly_scores(
     *,
     step: timedelta | float | None = None,
     baseline_s: float = 12 * 3600.0,
-    history_s: float = _WEEK_S,
+    history_s: float = _DAY_S,
     spread_s: float = _DAY_S,
     short_s: float = 0.0,
     sustain_s: float = 7200.0,
     seasonal: bool = True,
+    refractory_s: float = REFRACTORY_S,
 ) -> pl.DataFrame:
     """Online anomaly score of every point of one series.
 
@@ -317,7 +351,7 @@ def anomaly_scores(
     baseline_s
         Look-back of the rolling median baseline (12 h).
     history_s
-        Look-back of the largest past deviation a new one is compared with (7 days).
+        Look-back of the largest past deviation a new one is compared with (1 day).
     spread_s
         Look-back of the residual spread that picks the baseline and scales ``z`` (1 day).
     short_s
@@ -327,6 +361,10 @@ def anomaly_scores(
         shift whose single steps are no larger than past spikes.
     seasonal
         Also try the same-time-of-day and same-time-of-week medians as baselines.
+    refractory_s
+        After an alarm (score at or above :data:`DEFAULT_THRESHOLD`), the scores of this long (6 h) are
+        multiplied by :data:`REPEAT_DAMPING` (0.45), so they stay below the threshold: one event, one
+        alarm. 0 turns it off.
 
     Returns
     -------
@@ -355,7 +393,7 @@ def anomaly_scores(
     grid_ts, grid = _to_grid(frame, step_s)
     expected, _, score = score_matrix(grid[:, None], step_s, baseline_s=baseline_s, history_s=history_s,
                                       spread_s=spread_s, short_s=short_s, sustain_s=sustain_s,
-                                      seasonal=seasonal)
+                                      seasonal=seasonal, refractory_s=refractory_s)
     keep = ~np.isnan(grid)
     return pl.DataFrame(
         {

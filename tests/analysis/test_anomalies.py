@@ -103,7 +103,7 @@ def test_bad_input_names_the_column() -> None:
     with pytest.raises(FrameValidationError, match="'value'"):
         anomaly_scores(minutes(3), [1.0, 2.0])
     with pytest.raises(FrameValidationError, match="'timestamp'"):
-        anomaly_scores([1, 2, 3], [1.0, 2.0, 3.0])
+        anomaly_scores([1, 2, 3], [1.0, 2.0, 3.0])  # type: ignore[list-item]
     assert anomaly_scores([], []).height == 0
 
 
@@ -187,3 +187,21 @@ def test_nab_file_score_hand_checked() -> None:
     assert nab_scoring.normalise(missed.score, 1, std) == 0.0
     assert nab_scoring.normalise(1.0, 1, std) == 100.0
     assert nab_scoring.normalise(46.6345, 116, std) == pytest.approx(70.10, abs=0.01)
+
+
+def test_repeat_alarms_are_damped_for_the_refractory_period() -> None:
+    from slo_analysis.analysis.anomalies import REFRACTORY_S, REPEAT_DAMPING
+
+    rng = np.random.default_rng(4)
+    n = 3 * 1440
+    values = rng.normal(100, 5, n)
+    values[2 * 1440 + 300:2 * 1440 + 310] += 80 * 1.5 ** np.arange(10)  # one event: a growing burst
+    damped = anomaly_scores(minutes(n), values, step=60)
+    raw = anomaly_scores(minutes(n), values, step=60, refractory_s=0)
+    burst = slice(2 * 1440 + 300, 2 * 1440 + 310)
+    assert (raw["score"][burst] >= DEFAULT_THRESHOLD).sum() >= 5  # undamped: a burst of alarms
+    assert (damped["score"][burst] >= DEFAULT_THRESHOLD).sum() == 1  # damped: one alarm, at the onset
+    assert damped["score"][2 * 1440 + 300] == raw["score"][2 * 1440 + 300]
+    rest = damped["score"][2 * 1440 + 301:2 * 1440 + 301 + int(REFRACTORY_S // 60)]
+    assert rest.max() < DEFAULT_THRESHOLD  # type: ignore[operator]
+    assert damped["score"][2 * 1440 + 301] == pytest.approx(REPEAT_DAMPING * raw["score"][2 * 1440 + 301])
