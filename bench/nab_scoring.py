@@ -6,7 +6,7 @@ Pure numpy; used by bench_nab.py and unit-tested in tests/analysis/test_anomalie
 - Each row gets a weight: inside a window ``[l, r]`` (width ``w``) ``A_TP * sigma(-(r-i+1)/w) / sigma(-1)``;
   outside every window ``-A_FP`` before the first window ends, else ``A_FP * sigma(|i - r'| / (w' - 1))``
   for the last window ``[l', r']`` that ended before ``i``; ``sigma(y) = 2 / (1 + exp(5 y)) - 1``
-  (``-1`` for ``y > 3``).
+  (``-1`` for ``y >= 3``, as in NAB's code; SCORING.md says ``> 3``, a difference of 6e-7 at ``y = 3``).
 - File score: the weights of the detections outside windows, plus per window the best (earliest)
   detection's weight, or ``-A_FN`` when the window holds none.
 - Normalised score of a set of files: ``100 (S - S_null) / (S_perfect - S_null)`` with
@@ -30,8 +30,8 @@ PROFILES: dict[str, dict[str, float]] = {
 
 
 def scaled_sigmoid(y: float) -> float:
-    """NAB's scaled sigmoid: 2 / (1 + exp(5 y)) - 1, and -1 beyond y = 3."""
-    if y > 3.0:
+    """NAB's scaled sigmoid: 2 / (1 + exp(5 y)) - 1, and -1 from y = 3 on (NAB's sweeper.py tests ``>= 3.0``)."""
+    if y >= 3.0:
         return -1.0
     return 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
 
@@ -91,6 +91,8 @@ def score_file(anomaly_score: np.ndarray, windows: list[tuple[int, int]], thresh
     total = float(np.sum(weights[detected & ~inside]))
     found = 0
     for lo, hi in windows:
+        if hi < probation:  # NAB only scores windows holding a non-probation row (none do in these files)
+            continue
         hits = np.flatnonzero(detected[lo:hi + 1])
         if hits.size:
             total += float(weights[lo + hits[0]])  # earliest = best: the weight falls across the window

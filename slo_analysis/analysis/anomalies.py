@@ -17,7 +17,7 @@ so it behaves the same on a snapshot as it would have live. It works in three st
    ``e = |r| / max_past|r| - 1`` (0 when not a new record) becomes the score ``1 - 2 ** (-e / NOVELTY_HALF)``:
    0 for anything seen in the past day, 0.5 for a deviation 20 % beyond the day's largest, 1 for
    one far beyond it. The same is done for the median absolute residual over ``sustain_s`` (2 h)
-   against its own past-week record, so a level shift hidden among past spikes is still seen; the
+   against its own past-day record, so a level shift hidden among past spikes is still seen; the
    score is the larger of the two. A shift fires at its onset and decays as the baseline absorbs it; the history
    is the tail distribution, so heavy-tailed (spiky) series do not flood with alarms the way a
    Gaussian tail on a robust z-score does (measured: docs/anomalies.md).
