@@ -31,4 +31,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy slo_analysis
 
 clean:
-	rm -rf $(VENV) data/demo-incident data/demo-snapshot bench/out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data/demo-incident data/demo-snapshot reports bench/out .pytest_cache .mypy_cache .ruff_cache
