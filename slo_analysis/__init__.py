@@ -16,7 +16,8 @@ from slo_analysis.exceptions import SloAnalysisError
 
 __version__ = "0.1.0"
 __all__ = [
-    "SloAnalysisError", "frames", "exceptions", "sources", "store", "core", "analysis", "viz", "demo", "__version__",
+    "SloAnalysisError", "frames", "exceptions", "sources", "store", "core", "analysis", "viz", "reports", "demo",
+    "__version__",
 ]
 
 _LAZY = {"frames", "exceptions", "sources", "store", "core", "analysis", "viz", "reports", "demo"}
