@@ -22,8 +22,11 @@ onset), five pieces of evidence, each a number in [0, 1] with a sentence a revie
     log templates from the service that are new or surging in the incident (significant, WARN or worse).
 
 The score is ``sqrt(timing) * path * (0.35 metrics + 0.40 traces + 0.25 logs)``: timing and topology
-gate, the three observations weigh. When no candidate reaches :data:`EXPLAIN_THRESHOLD`, the verdict
-says that no deployment explains the incident, and names the leading alternative.
+gate, the three observations weigh. Two discounts keep a bystander from taking the blame: symptoms that
+sit in a dependency which degraded for other callers too weigh less (traces x0.3, metrics and logs x0.5),
+and a change that reached traffic after a load rise, or within 15 minutes before it, scores x0.3. When
+no candidate reaches :data:`EXPLAIN_THRESHOLD`, the verdict says that no deployment explains the
+incident, and names the leading alternative (``docs/root-cause.md``).
 
 Examples
 --------
