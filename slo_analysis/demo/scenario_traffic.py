@@ -35,7 +35,7 @@ from slo_analysis.demo.ids import request_ids, trace_ids
 from slo_analysis.demo.scenario_plan import Plan, assign, task_ids
 from slo_analysis.demo.scenario_spec import Scenario
 from slo_analysis.demo.story import MINUTE_MS, ROUTES, SERVICES
-from slo_analysis.demo.traffic import cat
+from slo_analysis.demo.traffic import cat, draw_arrivals
 
 __all__ = ["Traffic", "simulate_traffic", "SQL_TIMEOUT_MS", "SEARCH_TIMEOUT_MS", "POOL_TIMEOUT_MS"]
 
@@ -118,12 +118,7 @@ def simulate_traffic(s: Scenario, plan: Plan, seed: int) -> Traffic:  # noqa: C9
     rel, surge = _profile(plan, s)
     shares = np.array([r[3] for r in ROUTES])
     lam = s.front_door_rps / _DAILY_MEAN * 60.0 * rel[:, None] * shares[None, :]
-    flat = r_count.poisson(lam).ravel()
-    cell = np.repeat(np.arange(flat.size), flat)
-    minute, route = cell // len(ROUTES), cell % len(ROUTES)
-    ts = plan.start_ms + minute * MINUTE_MS + r_count.integers(0, MINUTE_MS, cell.size)
-    order = np.argsort(ts, kind="stable")
-    ts, minute, route = ts[order], minute[order], route[order]
+    ts, minute, route = draw_arrivals(r_count, lam, plan.start_ms)
     n = ts.size
     util = _utilisation(s, rel, surge, r_count)
     tasks = task_ids(plan, r_task)

@@ -24,7 +24,8 @@ import polars as pl
 from slo_analysis.demo.ids import hex_strings, request_ids, trace_ids
 from slo_analysis.demo.story import MINUTE_MS, ROUTES, SERVICES, VERSIONS, Story
 
-__all__ = ["Simulation", "simulate", "assign_tasks", "cat", "PEAK_RPS", "TIMEOUT_MS", "FIRST_RESPONSE_MS"]
+__all__ = ["Simulation", "simulate", "draw_arrivals", "assign_tasks", "cat", "PEAK_RPS", "TIMEOUT_MS",
+           "FIRST_RESPONSE_MS"]
 
 PEAK_RPS = 1.4  # front-door requests per second at a weekday's busiest hour, scale 1
 TIMEOUT_MS = 3000.0  # routing-service's JDBC query timeout on agent_skills
@@ -130,19 +131,25 @@ def _frame(cols: dict[str, object]) -> pl.DataFrame:
     return pl.DataFrame([_series(k, v) for k, v in cols.items()])
 
 
+def draw_arrivals(rng: np.random.Generator, lam: np.ndarray,
+                  start_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Poisson arrivals for a (minute, route) matrix of expected counts ``lam``, each at a uniform instant of
+    its minute: ``(ts_ms, minute, route)`` in time order."""
+    flat = rng.poisson(lam).ravel()
+    cell = np.repeat(np.arange(flat.size), flat)
+    minute, route = cell // lam.shape[1], cell % lam.shape[1]
+    ts = start_ms + minute * MINUTE_MS + rng.integers(0, MINUTE_MS, cell.size)
+    order = np.argsort(ts, kind="stable")
+    return ts[order], minute[order], route[order]
+
+
 def simulate(story: Story, seed: int, scale: float) -> Simulation:
     """Draw the demo's requests and tickets. Same ``(story, seed, scale)``, same frames."""
     r_count, r_attr, r_lat, r_tix, r_ids, r_task = np.random.default_rng(seed).spawn(6)
     prof, surge = _profile(story)
     shares = np.array([r[3] for r in ROUTES])
     lam = PEAK_RPS * 60.0 * scale * prof[:, None] * shares[None, :]
-    counts = r_count.poisson(lam)
-    flat = counts.ravel()
-    cell = np.repeat(np.arange(flat.size), flat)
-    minute, route = cell // len(ROUTES), cell % len(ROUTES)
-    ts = story.start_ms + minute * MINUTE_MS + r_count.integers(0, MINUTE_MS, cell.size)
-    order = np.argsort(ts, kind="stable")
-    ts, minute, route = ts[order], minute[order], route[order]
+    ts, minute, route = draw_arrivals(r_count, lam, story.start_ms)
     n = ts.size
 
     # ticket-api load: CPU follows its request rate; latency climbs once CPU passes 45 %
