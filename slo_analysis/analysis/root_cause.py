@@ -55,7 +55,7 @@ from slo_analysis.analysis.suspects import (
     verdict,
 )
 from slo_analysis.analysis.trace_graph import downstream_of, service_graph
-from slo_analysis.analysis.traces import exemplars, service_attribution
+from slo_analysis.analysis.traces import exemplars, in_window, service_attribution
 from slo_analysis.core.model import SLO, slos_from_frame
 from slo_analysis.sources.deployment_merge import merge_deployments
 
@@ -88,10 +88,6 @@ class IncidentAnalysis:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _in(window: tuple[datetime, datetime], col: str = "timestamp") -> pl.Expr:
-    return (pl.col(col) >= window[0]) & (pl.col(col) < window[1])
-
-
 def _bad_expr(slo: SLO) -> pl.Expr:
     """What makes one request bad for ``slo``: slower than its threshold, or a fault."""
     if slo.sli_kind in ("latency", "threshold") and slo.threshold is not None:
@@ -108,27 +104,23 @@ def analyze_incident(frames: FrameSource, incident: Incident, slos: Sequence[SLO
     both = (min(baseline[0], incident.start), incident.end)
     slo_services = [s.service for s in slos if s.service]
 
-    spans = frame_of(frames, "spans", required=False).filter(_in(both, "start")).collect()
+    spans = frame_of(frames, "spans", required=False).filter(in_window("start", both)).collect()
+    edges = service_graph(spans)
+    attribution = service_attribution(spans, incident.window, baseline)
+    deps = dependency_health(spans, incident.window, baseline)
+    examples = exemplars(spans, incident.window)
+    hot: set[tuple[str, str]] = set()
+    path: set[str] | None = None  # unknown without traces
     if spans.is_empty():
         notes.append("no traces in the snapshot: topology and trace attribution are unknown")
-        edges = service_graph(spans)
-        hot: set[tuple[str, str]] = set()
-        path: set[str] | None = None
-        attribution = service_attribution(spans, incident.window, baseline)
-        deps = dependency_health(spans, incident.window, baseline)
-        examples = exemplars(spans, incident.window)
     else:
-        edges = service_graph(spans)
         hot = hot_edges(service_graph(spans, incident.window), service_graph(spans, baseline))
         path = set(slo_services)
         for s in slo_services:
             path |= downstream_of(edges, s)
-        attribution = service_attribution(spans, incident.window, baseline)
-        deps = dependency_health(spans, incident.window, baseline)
-        examples = exemplars(spans, incident.window)
     shared = deps.filter(pl.col("shared") & pl.col("degraded"))
 
-    logs = frame_of(frames, "logs", required=False).filter(_in(both))
+    logs = frame_of(frames, "logs", required=False).filter(in_window("timestamp", both))
     if mining is None:
         mining = mine_templates(logs.collect())
     changes = template_changes(mining, incident.window, baseline)
@@ -186,10 +178,11 @@ def analyze_incident(frames: FrameSource, incident: Incident, slos: Sequence[SLO
                      load_evidence=None if load is None else load[1], dependency=dep_name,
                      dependency_evidence=dep_sentence)
 
-    sweep = sweep_metrics(metrics.filter(_in((both[0] - timedelta(days=7), both[1]))), incident.window)
+    week_before = (both[0] - timedelta(days=7), both[1])  # the sweep's seasonal baseline needs history
+    sweep = sweep_metrics(metrics.filter(in_window("timestamp", week_before)), incident.window)
 
     lift = pl.DataFrame()
-    requests = frame_of(frames, "requests", required=False).filter(_in(both)).collect()
+    requests = frame_of(frames, "requests", required=False).filter(in_window("timestamp", both)).collect()
     served = set(requests["service"].unique().to_list()) if requests.height else set()
     for slo in slos:  # the first SLO whose service's requests are in the frame
         if slo.service is None or slo.service not in served:
@@ -222,8 +215,9 @@ def analyze(frames: FrameSource, *, slos: Sequence[str] | None = None,
     if not windows:
         return []
     incidents = merge_incidents(pl.concat(windows))
-    mining = mine_templates(frame_of(frames, "logs", required=False).filter(
-        _in((min(i.start for i in incidents) - timedelta(days=1), max(i.end for i in incidents)))).collect())
+    # one mining run for every incident (template ids are then comparable), from a day before the first
+    span = (min(i.start for i in incidents) - timedelta(days=1), max(i.end for i in incidents))
+    mining = mine_templates(frame_of(frames, "logs", required=False).filter(in_window("timestamp", span)).collect())
     return [analyze_incident(frames, inc, [by_name[n] for n in inc.slos], data_window=data_window, mining=mining)
             for inc in incidents]
 

@@ -81,8 +81,6 @@ def frame_of(frames: FrameSource, name: str, *, required: bool = True) -> pl.Laz
     return frames.scan(name)
 
 
-_frame = frame_of
-
 
 def ticket_events_from_logs(logs: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Ticket lifecycle events from the ``logs`` frame: JSON messages with ``event`` and ``ticket_id``.
@@ -152,10 +150,10 @@ def sli_for_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime]
     if chosen == "events":
         if threshold_s is None:
             raise SliError(f"SLO {slo.name}: a first-response SLI needs first_response_threshold_s")
-        events = ticket_events_from_logs(_frame(frames, "logs").filter(
+        events = ticket_events_from_logs(frame_of(frames, "logs").filter(
             pl.col("timestamp") < window[1]))
         if events.is_empty() and source == "auto" and slo.metric("total") is not None:
-            sli = request_sli_from_counts(_frame(frames, "metrics"), slo, window, period_s)
+            sli = request_sli_from_counts(frame_of(frames, "metrics"), slo, window, period_s)
         else:
             sli = first_response_sli(events, threshold_s, window, period_s)
     elif slo.method == "period":
@@ -163,7 +161,7 @@ def sli_for_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime]
         if ref is None or ref.metric is None:
             raise SliError(f"SLO {slo.name}: a period-based SLI needs its metric (namespace, metric, statistic)")
         assert slo.period_s is not None and slo.threshold is not None and slo.comparison is not None
-        m = _frame(frames, "metrics")
+        m = frame_of(frames, "metrics")
         series = m.filter((pl.col("namespace") == ref.namespace) & (pl.col("metric") == ref.metric)
                           & (pl.col("dimensions") == ref.dimensions) & (pl.col("stat") == ref.statistic)
                           & (pl.col("timestamp") >= window[0]) & (pl.col("timestamp") < window[1]))
@@ -173,16 +171,16 @@ def sli_for_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime]
         sli = period_sli_from_series(series.select("timestamp", "value"), slo.threshold, slo.comparison, window,
                                      slo.period_s, missing=missing)
     elif chosen == "requests":
-        req = _frame(frames, "requests").filter(
+        req = frame_of(frames, "requests").filter(
             (pl.col("service") == slo.service) & (pl.col("operation") == slo.operation)
             & (pl.col("timestamp") >= window[0]) & (pl.col("timestamp") < window[1]))
         has_rows = req.select(pl.len()).collect().item() > 0
         if has_rows or source == "requests" or slo.metric("total") is None:
             sli = request_sli_from_requests(req, slo, window, period_s)
         else:
-            sli = request_sli_from_counts(_frame(frames, "metrics"), slo, window, period_s)
+            sli = request_sli_from_counts(frame_of(frames, "metrics"), slo, window, period_s)
     else:
-        sli = request_sli_from_counts(_frame(frames, "metrics"), slo, window, period_s)
+        sli = request_sli_from_counts(frame_of(frames, "metrics"), slo, window, period_s)
     return apply_exclusions(sli, slo.exclusion_windows) if slo.exclusion_windows else sli
 
 
