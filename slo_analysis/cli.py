@@ -154,8 +154,13 @@ def _slo_report(evaluations: list[SloEvaluation]) -> str:
     for r in table.iter_rows(named=True):
         att = "-" if r["attainment"] is None else f"{r['attainment']:.3%}"
         left = "-" if r["budget_remaining"] is None else f"{r['budget_remaining']:.1%}"
+        status = r["status"] + ("*" if r["interval_covered"] < 1 else "")
         lines.append(f"  {r['slo']:<30} {r['source']:<20} {r['target']:>7.2%} {r['interval']:<16} {att:>10} "
-                     f"{left:>11} {r['status']:<17} {r['worst_status'] or '-':<17}")
+                     f"{left:>11} {status:<17} {r['worst_status'] or '-':<17}")
+    covered = min(table["interval_covered"], default=1.0)
+    if covered < 1:
+        lines.append(f"  * judged on part of the interval: the data covers {covered:.0%} of it at the end"
+                     " (worst seen counts only steps with a full interval behind them)")
     lines.append("Windows (UTC, half-open):")
     for ev in evaluations:
         parts = []

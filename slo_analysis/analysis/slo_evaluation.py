@@ -26,7 +26,7 @@ import polars as pl
 
 from slo_analysis.analysis.slo_status import FrameSource, sli_for_slo
 from slo_analysis.core.budget import BREACHED, INSUFFICIENT_DATA, OK, WARNING, calendar_budget, rolling_budget
-from slo_analysis.core.model import SLO, interval_length, slos_from_frame
+from slo_analysis.core.model import SLO, interval_bounds, interval_length, slos_from_frame
 from slo_analysis.core.sli import SliSeries, align_window
 from slo_analysis.core.windows import at_risk_periods, breach_windows, incident_windows, mask_windows
 
@@ -118,10 +118,17 @@ def _first(df: pl.DataFrame, col: str) -> datetime | None:
 def status_table(evaluations: list[SloEvaluation]) -> pl.DataFrame:
     """One row per SLO: attainment, budget remaining and status at the window's end, worst status seen
     once a full interval of data is behind (``warm_from``), and the breach, incident and at-risk windows
-    (count, first start, first end)."""
+    (count, first start, first end).
+
+    ``interval_covered`` is the share of the SLO's interval at the window's end that the data covers:
+    below 1 the end status is judged on part of the interval (a 3-day snapshot of a 7-day SLO), so
+    readers should not take it for the status Application Signals shows.
+    """
     rows = []
     for ev in evaluations:
         last = ev.budget.tail(1)
+        lo, hi = interval_bounds(ev.slo, ev.window[1])
+        covered = (hi - max(lo, ev.window[0])) / (hi - lo) if hi > lo else 1.0
         seen = ev.budget.filter(pl.col("timestamp") >= ev.warm_from)["status"].unique().to_list()
         worst = max(seen, key=lambda s: _SEVERITY.get(s, 0), default=None)
         rows.append({
@@ -134,6 +141,7 @@ def status_table(evaluations: list[SloEvaluation]) -> pl.DataFrame:
             "budget_remaining": last["remaining_fraction"][0] if last.height else None,
             "status": last["status"][0] if last.height else INSUFFICIENT_DATA,
             "worst_status": worst,
+            "interval_covered": min(max(covered, 0.0), 1.0),
             "breaches": ev.breaches.height,
             "first_breach_start": _first(ev.breaches, "start"),
             "first_breach_end": _first(ev.breaches, "end"),

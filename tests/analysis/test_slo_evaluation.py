@@ -63,6 +63,7 @@ def test_breaches_are_exactly_the_slos_the_truth_says(story: tuple[dict, list[Sl
     table = status_table(evaluations)
     worst = dict(zip(table["slo"].str.to_lowercase(), table["worst_status"], strict=True))
     assert {name for name, status in worst.items() if status == BREACHED} == breached
+    assert table["interval_covered"].min() == 1.0  # two weeks of data cover every SLO's (1- or 7-day) interval
 
 
 def test_the_surge_is_at_risk_but_not_breached(story: tuple[dict, list[SloEvaluation]]) -> None:
