@@ -38,11 +38,15 @@ __all__ = [
     "remove_operation_observer",
     "to_jsonable",
     "USER_AGENT",
+    "RETRY_MODES",
+    "MAX_ATTEMPTS_BOUND",
 ]
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "slo-analysis/0.1"
+RETRY_MODES = ("standard", "adaptive")  # botocore's bounded modes ("legacy" is not offered)
+MAX_ATTEMPTS_BOUND = 20  # standard backoff caps at 20 s a wait: 20 attempts are minutes, not forever
 _OBSERVERS: list[Callable[[str, str], None]] = []
 
 
@@ -54,8 +58,17 @@ class AwsSettings:
     region: str | None = None
     endpoint_url: str | None = None
     retry_mode: Literal["standard", "adaptive"] = "standard"  # botocore modes: backoff with jitter
-    max_attempts: int = 8  # a bound: never retry forever
+    max_attempts: int = 8  # total attempts per call, the first included (as AWS_MAX_ATTEMPTS): a bound
     read_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.retry_mode not in RETRY_MODES:
+            raise AwsSourceError(f"AwsSettings.retry_mode must be one of {', '.join(RETRY_MODES)}, "
+                                 f"got {self.retry_mode!r}")
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) \
+                or not 1 <= self.max_attempts <= MAX_ATTEMPTS_BOUND:
+            raise AwsSourceError(f"AwsSettings.max_attempts must be 1..{MAX_ATTEMPTS_BOUND} (total attempts per "
+                                 f"call), got {self.max_attempts!r}")
 
 
 def add_operation_observer(observer: Callable[[str, str], None]) -> None:
@@ -78,11 +91,18 @@ def _observe(service: str) -> Callable[..., None]:
 
 
 def client(service: str, settings: AwsSettings | None = None) -> BaseClient:
-    """A boto3 client for ``service`` with bounded standard/adaptive retries and the settings' endpoint."""
+    """A boto3 client for ``service`` with bounded standard/adaptive retries and the settings' endpoint.
+
+    Throttling (``ThrottlingException``, ``LimitExceededException``, HTTP 429, ...), 5xx and
+    connection errors are retried by botocore with exponential backoff and jitter; after
+    ``settings.max_attempts`` attempts in all, the last error is raised as botocore's ``ClientError``
+    (its message ends ``(reached max retries: <max_attempts - 1>)``).
+    """
     s = settings or AwsSettings()
     session = s.session or boto3.Session()
     config = Config(
-        retries={"mode": s.retry_mode, "max_attempts": s.max_attempts},
+        # total_max_attempts counts the first call (botocore's max_attempts would not)
+        retries={"mode": s.retry_mode, "total_max_attempts": s.max_attempts},
         user_agent_extra=USER_AGENT,
         read_timeout=s.read_timeout_s,
     )

@@ -25,10 +25,30 @@ A (sub)range ``[a, b)`` (whole seconds) is one StartQuery with ``startTime=a`` a
 assigned to the range by their time field (``@timestamp`` for raw rows, the ``bin(...)`` column for
 :func:`sli_counts_query`); rows outside ``[a, b)`` are dropped, since the neighbouring range returns
 them. When a range returns ``limit`` rows or more (before dropping), rows may be missing: the range is
-split at ``a + (b - a) // 2`` rounded down to ``align_s``, and both halves are queried. A range that
-cannot be split (shorter than ``2 * align_s``, or ``max_splits`` deep) raises
-:class:`InsightsRowCapError` instead of losing rows. Merged results hold every row once: ranges are
-half-open and disjoint, and rows are also de-duplicated on ``@ptr``.
+split at ``a + (b - a) // 2`` rounded down to a multiple of ``align_s`` in epoch seconds (where
+Insights puts its ``bin(...)`` boundaries), and both halves are queried. A range that cannot be split
+(shorter than ``2 * align_s``, or ``max_splits`` deep) raises :class:`InsightsRowCapError` instead of
+losing rows. Merged results hold every row once: ranges are half-open and disjoint, and rows are also
+de-duplicated on ``@ptr``.
+
+Aggregates (``align_s > 1``): a bin row carries only its bin's start, so a bin cut by a range edge
+would be counted in part, or dropped. The window is therefore widened to whole multiples of
+``align_s`` (start rounded down, end rounded up; a warning says so), every split falls on such a
+multiple, and a bin row that starts before its range (bins not aligned to ``align_s``) raises
+:class:`AwsSourceError` rather than being dropped.
+
+Outcomes
+--------
+- ``ThrottlingException`` (and 5xx): retried by botocore, ``AwsSettings.max_attempts`` attempts in all
+  (see :func:`slo_analysis.sources.aws.client`), then botocore's ``ClientError``; a query already
+  started is stopped (StopQuery).
+- ``LimitExceededException`` on StartQuery (the concurrent-query quota is taken, often by dashboards):
+  after botocore's retries, waited for and asked again ``PollPolicy.start_retries`` times with a
+  capped exponential backoff, then :class:`InsightsLimitExceededError`.
+- Status ``Failed`` / ``Cancelled``: :class:`InsightsQueryError`; ``Timeout``, or still running at our
+  own deadline: :class:`InsightsTimeoutError` (StopQuery sent). Other running queries are stopped.
+- A result whose ``nextToken`` is still set after the page bound while below the cap:
+  :class:`InsightsQueryError` (status ``Incomplete``); rows are never dropped quietly.
 """
 
 from __future__ import annotations
@@ -58,6 +78,7 @@ __all__ = [
     "InsightsQueryError",
     "InsightsTimeoutError",
     "InsightsRowCapError",
+    "InsightsLimitExceededError",
     "ExportRefusedError",
     "PollPolicy",
     "InsightsPart",
@@ -123,6 +144,21 @@ class InsightsTimeoutError(InsightsQueryError):
 
 class InsightsRowCapError(AwsSourceError):
     """A range returned the row cap and cannot be split further: rows would be lost."""
+
+
+class InsightsLimitExceededError(AwsSourceError):
+    """StartQuery kept failing with ``LimitExceededException``: the account's concurrent-query quota
+    (shared with dashboards and scheduled queries) stayed taken through every bounded retry."""
+
+    def __init__(self, log_groups: Sequence[str], start_s: int, end_s: int, attempts: int, detail: str) -> None:
+        self.log_groups = list(log_groups)
+        self.start_s = start_s
+        self.end_s = end_s
+        self.attempts = attempts
+        super().__init__(
+            f"Logs Insights StartQuery for [{_iso(start_s)}, {_iso(end_s)}) on {', '.join(log_groups)}: "
+            f"LimitExceededException after {attempts} attempts ({detail}). Too many queries run at once in "
+            f"this account and region: lower max_concurrent, or run again later (finished ranges are kept).")
 
 
 class ExportRefusedError(AwsSourceError):
@@ -211,19 +247,33 @@ def _fields(row: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 class PollPolicy:
     """How GetQueryResults is polled: capped exponential backoff, bounded by count and deadline.
 
-    ``sleep`` and ``clock`` are injectable for tests.
+    ``start_*`` bound the waits when StartQuery meets ``LimitExceededException`` (the concurrency
+    quota frees only as other queries finish, so these waits are longer). ``sleep`` and ``clock`` are
+    injectable for tests.
     """
 
     first_s: float = 0.5
     max_s: float = 15.0
     factor: float = 2.0
     max_polls: int = 2_000
+    start_retries: int = 6
+    start_first_s: float = 5.0
+    start_max_s: float = 60.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before poll ``attempt + 1``."""
         return min(self.max_s, self.first_s * self.factor ** min(attempt, 60))
+
+    def __post_init__(self) -> None:
+        if self.max_polls < 1 or self.start_retries < 0:
+            raise AwsSourceError(f"PollPolicy: max_polls must be >= 1 and start_retries >= 0, got "
+                                 f"{self.max_polls} and {self.start_retries}")
+
+    def start_delay(self, attempt: int) -> float:
+        """Seconds to wait before StartQuery attempt ``attempt + 1`` after a LimitExceededException."""
+        return min(self.start_max_s, self.start_first_s * self.factor ** min(attempt, 60))
 
 
 @dataclass
@@ -276,9 +326,7 @@ def _run_query(c: Any, params: dict[str, Any], *, poll: PollPolicy, timeout_s: f
                max_pages: int, query: str, groups: Sequence[str]) -> _Outcome:
     """StartQuery, poll to a final status, read every result page; StopQuery if we leave early."""
     start_s, end_s = params["startTime"], params["endTime"]
-    if cancel.is_set():
-        raise AwsSourceError("cancelled before StartQuery")
-    query_id: str = c.start_query(**params)["queryId"]
+    query_id = _start_query(c, params, poll=poll, cancel=cancel, groups=groups)
     running = True
     try:
         deadline = poll.clock() + timeout_s
@@ -311,6 +359,11 @@ def _run_query(c: Any, params: dict[str, Any], *, poll: PollPolicy, timeout_s: f
             rows.extend(page.get("results") or [])
             pages += 1
             token = page.get("nextToken")
+        if token and len(rows) < params["limit"]:  # at the cap the range is split anyway: nothing is lost
+            raise InsightsQueryError("Incomplete", query, groups, start_s, end_s, query_id,
+                                     f"GetQueryResults still returned a nextToken after {pages} pages "
+                                     f"({len(rows)} rows, below the limit of {params['limit']}); the rest "
+                                     "would be lost")
         return _Outcome(rows, "Complete", dict(response.get("statistics") or {}), query_id, pages)
     except BaseException:
         if running:
@@ -321,12 +374,51 @@ def _run_query(c: Any, params: dict[str, Any], *, poll: PollPolicy, timeout_s: f
         raise
 
 
+def _start_query(c: Any, params: dict[str, Any], *, poll: PollPolicy, cancel: threading.Event,
+                 groups: Sequence[str]) -> str:
+    """StartQuery's query id; a LimitExceededException is waited out at most ``poll.start_retries`` times."""
+    start_s, end_s = params["startTime"], params["endTime"]
+    for attempt in range(poll.start_retries + 1):
+        if cancel.is_set():
+            raise AwsSourceError("cancelled before StartQuery: another query of this fetch failed")
+        try:
+            query_id: str = c.start_query(**params)["queryId"]
+            return query_id
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "LimitExceededException":
+                raise
+            if attempt >= poll.start_retries:
+                raise InsightsLimitExceededError(groups, start_s, end_s, attempt + 1,
+                                                 str(exc.response["Error"].get("Message") or exc)) from exc
+            wait_s = poll.start_delay(attempt)
+            log.warning("StartQuery [%s, %s): concurrent-query quota taken; waiting %.0f s (retry %d of %d)",
+                        _iso(start_s), _iso(end_s), wait_s, attempt + 1, poll.start_retries)
+            poll.sleep(wait_s)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 def _halves(a: int, b: int, align_s: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
     mid = a + (b - a) // 2
-    mid -= (mid - a) % align_s  # on a bin boundary relative to the range start
+    mid -= mid % align_s  # on an epoch multiple of align_s: where Insights' bin() boundaries fall
     if mid <= a or mid >= b:
         return None
     return (a, mid), (mid, b)
+
+
+def _aligned_window(win_a: int, win_b: int, align_s: int) -> tuple[int, int]:
+    """``(start_ms, end_ms)`` widened to whole multiples of ``align_s`` seconds (unchanged for 1 s)."""
+    step = align_s * 1000
+    if align_s == 1:
+        return win_a, win_b
+    a, b = win_a - win_a % step, -(-win_b // step) * step
+    if (a, b) != (win_a, win_b):
+        log.warning("Logs Insights window [%s, %s) widened to [%s, %s): bins of %d s are counted whole, "
+                    "never in part", _iso_ms(win_a), _iso_ms(win_b), _iso_ms(a), _iso_ms(b), align_s)
+    return a, b
+
+
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def iter_insights_parts(settings: AwsSettings | None, log_groups: Sequence[str], query: str, window: Window, *,
@@ -355,8 +447,9 @@ def iter_insights_parts(settings: AwsSettings | None, log_groups: Sequence[str],
     max_splits
         Maximum split depth: at most ``2 ** max_splits`` leaf ranges.
     align_s
-        Split points fall on multiples of ``align_s`` from the range start (the bin size for
-        aggregate queries, so no bin is cut in two).
+        Split points fall on epoch multiples of ``align_s`` seconds (the bin size for aggregate
+        queries, so no bin is cut in two). Above 1, the window is widened to such multiples (a
+        warning says so) and a row whose ``time_field`` is before its range raises.
     max_concurrent
         Queries running at once (the concurrency quota is per account).
     time_field
@@ -378,8 +471,11 @@ def iter_insights_parts(settings: AwsSettings | None, log_groups: Sequence[str],
         when a query ends Failed / Cancelled / Timeout (other running queries are stopped).
     InsightsRowCapError
         when a range at the split bound still returns the cap.
+    InsightsLimitExceededError
+        when StartQuery keeps meeting the concurrent-query quota.
     AwsSourceError
-        on bad arguments, or capped aggregate rows that carry no ``time_field``.
+        on bad arguments, capped aggregate rows that carry no ``time_field``, or (``align_s > 1``)
+        a bin row that starts before its range.
     """
     groups = list(log_groups)
     if not 1 <= len(groups) <= MAX_LOG_GROUPS:
@@ -388,7 +484,7 @@ def iter_insights_parts(settings: AwsSettings | None, log_groups: Sequence[str],
         raise AwsSourceError(f"limit must be 1..{INSIGHTS_MAX_LIMIT}, got {limit}")
     if max_concurrent < 1 or align_s < 1 or max_splits < 0:
         raise AwsSourceError("max_concurrent and align_s must be >= 1, max_splits >= 0")
-    win_a, win_b = window_ms(window)
+    win_a, win_b = _aligned_window(*window_ms(window), align_s)
     poll = poll or PollPolicy()
     c: Any = aws or client("logs", settings)
     a0, b0 = win_a // 1000, -(-win_b // 1000)
@@ -443,6 +539,11 @@ def iter_insights_parts(settings: AwsSettings | None, log_groups: Sequence[str],
                     ms = _parse_insights_time(_fields(row).get(time_field))
                     if ms is None or lo <= ms < hi:
                         kept.append(row)
+                    elif align_s > 1 and ms < lo:  # no other range holds this bin: dropping it loses counts
+                        raise AwsSourceError(
+                            f"Logs Insights range [{_iso(a)}, {_iso(b)}): a row's {time_field!r} "
+                            f"({_iso_ms(ms)}) is before the range, so its bin is not aligned to {align_s} s; "
+                            f"pass align_s equal to the query's bin size")
                     else:
                         outside += 1
                 response = {"queryId": out.query_id, "status": out.status, "statistics": out.statistics,
@@ -622,10 +723,13 @@ def sli_counts_fetcher(settings: AwsSettings | None, log_groups: Sequence[str], 
                        max_concurrent: int = 4) -> Fetcher:
     """A fetcher of per-bin request counts computed by Logs Insights, so raw volume stays in AWS.
 
-    Splits on bin boundaries (``align_s = bin_s``) and keeps each bin in the range that holds its
-    start, so no bin is counted twice. Units ``logs:sli-counts:<hash>:<start_s>-<end_s>``, kind
-    ``insights-results``; no canonical frame (the store only takes canonical frames): the counts
-    stay in the raw responses, and :func:`sli_counts_frame` reads them (``Fetched.response["results"]``).
+    Splits on epoch bin boundaries (``align_s = bin_s``) and keeps each bin in the range that holds
+    its start, so no bin is counted twice or in part. A window not on bin boundaries is widened to
+    them (start rounded down, end rounded up, with a warning): every bin is counted whole.
+
+    Units ``logs:sli-counts:<hash>:<start_s>-<end_s>``, kind ``insights-results``; no canonical
+    frame (the store only takes canonical frames): the counts stay in the raw responses, and
+    :func:`sli_counts_frame` reads them (``Fetched.response["results"]``).
     """
     groups = list(log_groups)
     query = sli_counts_query(group_by=group_by, bin_s=bin_s, latency_thresholds_ms=latency_thresholds_ms,

@@ -2,7 +2,9 @@
 
 Segments and their nested subsegments become rows of the canonical ``spans`` frame. Trace summaries
 and service-graph edges are documented non-canonical frames (:data:`TRACE_SUMMARY_SCHEMA`,
-:data:`SERVICE_EDGE_SCHEMA`): they describe traces and edges, not spans.
+:data:`SERVICE_EDGE_SCHEMA`, checked by :func:`validate_service_edges`): they describe traces and
+edges, not spans. A graph fetched in several pages is read with :func:`service_graph_edges_from_pages`,
+which resolves edges to services listed on another page.
 
 Times in segment documents are epoch seconds as floats; they are rounded to the microsecond and
 truncated to the millisecond (``1596566305.5354140`` -> ``...305.535``), and ``duration_ms`` keeps
@@ -20,14 +22,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 
 from slo_analysis import frames
-from slo_analysis.exceptions import InputError, MissingKeyError
+from slo_analysis.exceptions import FrameValidationError, InputError, MissingKeyError
 from slo_analysis.sources._io import LoadReport, as_list, as_map, as_time, require
 
 _INT64_MAX = 2**63 - 1
@@ -39,6 +41,9 @@ __all__ = [
     "spans_from_segment_documents",
     "trace_summaries",
     "service_graph_edges",
+    "service_graph_edges_from_pages",
+    "validate_service_edges",
+    "SERVICE_EDGES_FRAME",
     "looks_like_batch_get_traces",
     "looks_like_trace_summaries",
     "looks_like_service_graph",
@@ -65,7 +70,10 @@ TRACE_SUMMARY_SCHEMA = pl.Schema({
     "annotations": frames.KEY_VALUES,  # one {key, value} per annotation value
 })
 
-#: One GetServiceGraph edge: calls from ``source`` to ``target`` between ``start`` and ``end``.
+#: One GetServiceGraph edge: calls from ``source`` to ``target`` between ``start`` and ``end`` (the
+#: edge's own times), in the graph asked for ``[window_start, window_end)`` (the response's). Latency
+#: comes from the edge's ``ResponseTimeHistogram`` (nearest-rank percentiles of its bucket values;
+#: null when the histogram is empty) and ``TotalResponseTime / TotalCount`` (the mean).
 SERVICE_EDGE_SCHEMA = pl.Schema({
     "source": pl.String(),
     "source_type": pl.String(),
@@ -80,7 +88,18 @@ SERVICE_EDGE_SCHEMA = pl.Schema({
     "total_response_time_ms": pl.Float64(),
     "start": frames.UTC_MS,
     "end": frames.UTC_MS,
+    "mean_response_time_ms": pl.Float64(),
+    "p50_response_time_ms": pl.Float64(),
+    "p90_response_time_ms": pl.Float64(),
+    "p99_response_time_ms": pl.Float64(),
+    "window_start": frames.UTC_MS,
+    "window_end": frames.UTC_MS,
 })
+
+#: The name :func:`validate_service_edges` gives the edges frame in its errors.
+SERVICE_EDGES_FRAME = "service_edges"
+_EDGE_COUNTS = ("ok_count", "error_count", "throttle_count", "fault_count", "total_count")
+_EDGE_NON_NULL = ("source", *_EDGE_COUNTS)
 
 
 def _epoch_ms(value: Any, file: str, key: str) -> int:
@@ -361,14 +380,39 @@ def _http_status(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 999 else None
 
 
-def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
-    """GetServiceGraph (one page) as a :data:`SERVICE_EDGE_SCHEMA` frame, one row per edge.
+def _histogram_percentiles(hist: Any, file: str, where: str) -> tuple[float | None, float | None, float | None]:
+    """Nearest-rank p50, p90, p99 in ms of a ``[{Value: seconds, Count}]`` histogram; Nones when empty."""
+    buckets: list[tuple[float, int]] = []
+    for k, entry in enumerate(as_list(hist or [], file, where)):
+        ew = f"{where}[{k}]"
+        entry = as_map(entry, file, ew)
+        value, count = require(entry, "Value", file, ew), require(entry, "Count", file, ew)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value >= 0):
+            raise InputError(file, f"{ew}.Value must be seconds >= 0, found {value!r}", key="Value")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _INT64_MAX:
+            raise InputError(file, f"{ew}.Count must be a count, found {count!r}", key="Count")
+        if count:
+            buckets.append((float(value), count))
+    total = sum(c for _, c in buckets)
+    if not total:
+        return None, None, None
+    buckets.sort()
+    out = []
+    for q in (0.50, 0.90, 0.99):
+        rank = math.ceil(q * total)  # nearest rank: the smallest value with at least q of the requests
+        seen = 0
+        for value, count in buckets:
+            seen += count
+            if seen >= rank:
+                out.append(round(value * 1000.0, 6))
+                break
+    return out[0], out[1], out[2]
 
-    Edge times default to the service's, then the response's ``StartTime``/``EndTime``.
-    """
+
+def _edge_rows(doc: Any, file: str, by_ref: Mapping[Any, Any]) -> list[dict[str, Any]]:
+    """The edge rows of one page; targets are looked up in ``by_ref`` (services of every page)."""
     services = as_list(require(doc, "Services", file), file, "Services")
-    by_ref = {s["ReferenceId"]: s for s in services
-              if isinstance(s, Mapping) and isinstance(s.get("ReferenceId"), int | str)}
+    window = {k: None if doc.get(k) is None else as_time(doc[k], file, k) for k in ("StartTime", "EndTime")}
     rows = []
     for i, svc in enumerate(services):
         where = f"Services[{i}]"
@@ -383,7 +427,10 @@ def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
             for key in ("StartTime", "EndTime"):
                 raw = edge.get(key, svc.get(key, doc.get(key)))
                 times[key] = None if raw is None else as_time(raw, file, f"{ew}.{key}")
-            total_rt = _get(stats, "TotalResponseTime")
+            total_rt = _seconds_to_ms(_get(stats, "TotalResponseTime"), file, f"{ew}.TotalResponseTime")
+            total = _count(stats, "TotalCount", file=file)
+            p50, p90, p99 = _histogram_percentiles(edge.get("ResponseTimeHistogram"), file,
+                                                   f"{ew}.ResponseTimeHistogram")
             rows.append({
                 "source": _text(svc.get("Name")),
                 "source_type": _text(svc.get("Type")),
@@ -394,12 +441,104 @@ def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
                 "error_count": _count(stats, "ErrorStatistics", "TotalCount", file=file),
                 "throttle_count": _count(stats, "ErrorStatistics", "ThrottleCount", file=file),
                 "fault_count": _count(stats, "FaultStatistics", "TotalCount", file=file),
-                "total_count": _count(stats, "TotalCount", file=file),
-                "total_response_time_ms": _seconds_to_ms(total_rt, file, f"{ew}.TotalResponseTime"),
+                "total_count": total,
+                "total_response_time_ms": total_rt,
                 "start": times["StartTime"],
                 "end": times["EndTime"],
+                "mean_response_time_ms": None if total_rt is None or not total else total_rt / total,
+                "p50_response_time_ms": p50,
+                "p90_response_time_ms": p90,
+                "p99_response_time_ms": p99,
+                "window_start": window["StartTime"],
+                "window_end": window["EndTime"],
             })
-    return pl.DataFrame(rows, schema=SERVICE_EDGE_SCHEMA)
+    return rows
+
+
+def _services_by_ref(doc: Any, file: str) -> dict[Any, Mapping[str, Any]]:
+    services = as_list(require(doc, "Services", file), file, "Services")
+    return {s["ReferenceId"]: s for s in services
+            if isinstance(s, Mapping) and isinstance(s.get("ReferenceId"), int | str)}
+
+
+def service_graph_edges(doc: Any, *, file: str) -> pl.DataFrame:
+    """GetServiceGraph (one page) as a :data:`SERVICE_EDGE_SCHEMA` frame, one row per edge.
+
+    Edge times default to the service's, then the response's ``StartTime``/``EndTime``. An edge
+    whose target is on another page has a null ``target``: read every page of a graph with
+    :func:`service_graph_edges_from_pages`.
+    """
+    return pl.DataFrame(_edge_rows(doc, file, _services_by_ref(doc, file)), schema=SERVICE_EDGE_SCHEMA)
+
+
+def service_graph_edges_from_pages(pages: Iterable[tuple[str, Any]]) -> pl.DataFrame:
+    """Every page of one GetServiceGraph listing as one :data:`SERVICE_EDGE_SCHEMA` frame.
+
+    Parameters
+    ----------
+    pages
+        ``(name, response)`` pairs in page order: the ``xray-service-graph`` units of
+        :func:`slo_analysis.sources.xray_fetch.service_graph_fetcher` (``unit``, ``response``), or
+        saved files (path, parsed JSON). ``name`` is named in errors.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per edge, in page order, validated by :func:`validate_service_edges`. A target is
+        looked up among the services of every page (the graph is paginated by service, so an edge
+        may point to a service listed on another page); it stays null only when no page lists it.
+
+    Raises
+    ------
+    InputError
+        naming the page and key when a page is not a GetServiceGraph response or holds a bad
+        count, time or histogram entry; or when two pages list one ``ReferenceId`` as different
+        services (pages of two different graphs).
+    """
+    docs = list(pages)
+    by_ref: dict[Any, Mapping[str, Any]] = {}
+    for name, doc in docs:
+        for ref, svc in _services_by_ref(doc, name).items():
+            known = by_ref.setdefault(ref, svc)
+            if (known.get("Name"), known.get("Type")) != (svc.get("Name"), svc.get("Type")):
+                raise InputError(name, f"ReferenceId {ref!r} is {svc.get('Name')!r} here but {known.get('Name')!r} "
+                                       "on an earlier page: pages of different graphs", key="ReferenceId")
+    rows = [row for name, doc in docs for row in _edge_rows(doc, name, by_ref)]
+    return validate_service_edges(pl.DataFrame(rows, schema=SERVICE_EDGE_SCHEMA))
+
+
+def validate_service_edges(df: pl.DataFrame) -> pl.DataFrame:
+    """Check an edges frame against :data:`SERVICE_EDGE_SCHEMA` and return it unchanged.
+
+    Raises
+    ------
+    FrameValidationError
+        naming ``service_edges`` and the column: missing or mistyped; null ``source`` or count;
+        a negative count; more throttles than errors (throttles are 4xx errors); percentiles out of
+        order; an edge ending before it starts.
+    """
+    name = SERVICE_EDGES_FRAME
+    for col, dtype in SERVICE_EDGE_SCHEMA.items():
+        if col not in df.columns:
+            raise FrameValidationError(name, col, "missing")
+        if df.schema[col] != dtype:
+            raise FrameValidationError(name, col, f"expected {dtype!r}, found {df.schema[col]!r}")
+    for col in _EDGE_NON_NULL:
+        if nulls := df[col].null_count():
+            raise FrameValidationError(name, col, f"{nulls} null value(s) in a required column")
+    checks = [(col, pl.col(col) < 0, "negative count") for col in _EDGE_COUNTS]
+    checks += [
+        ("throttle_count", pl.col("throttle_count") > pl.col("error_count"), "more throttles than errors"),
+        ("p90_response_time_ms", pl.col("p90_response_time_ms") < pl.col("p50_response_time_ms"), "below p50"),
+        ("p99_response_time_ms", pl.col("p99_response_time_ms") < pl.col("p90_response_time_ms"), "below p90"),
+        ("end", pl.col("end") < pl.col("start"), "before start"),
+        ("window_end", pl.col("window_end") < pl.col("window_start"), "before window_start"),
+    ]
+    bad = df.select([cond.fill_null(False).sum().alias(str(i)) for i, (_, cond, _) in enumerate(checks)]).row(0)
+    for (col, _, problem), n in zip(checks, bad, strict=True):
+        if n:
+            raise FrameValidationError(name, col, f"{n} row(s): {problem}")
+    return df
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ AWS limits honoured (botocore ``xray`` model 2016-04-12 as installed and the API
 A typical pull: :func:`get_trace_summaries` (or the raw units of :func:`trace_summaries_fetcher`) ->
 :func:`sample_trace_ids` -> :class:`TracesFetcher`. Trace summaries and service-graph edges are not
 canonical store frames, so their fetchers store the raw responses only (read them back with
-:func:`slo_analysis.sources.xray.trace_summaries` and :func:`~slo_analysis.sources.xray.service_graph_edges`).
+:func:`slo_analysis.sources.xray.trace_summaries` and
+:func:`~slo_analysis.sources.xray.service_graph_edges_from_pages`).
 """
 
 from __future__ import annotations
@@ -251,9 +252,11 @@ def service_graph_fetcher(settings: AwsSettings | None, window: Window, *, group
     """A fetcher of GetServiceGraph pages over ``window``.
 
     Units ``xray:service-graph:<hash of group>:<start ms>-<end ms>:p<n>[:end]``, kind
-    ``xray-service-graph``. No frames: the edges frame of
-    :func:`slo_analysis.sources.xray.service_graph_edges` (``SERVICE_EDGE_SCHEMA``) is not a
-    canonical store frame, so the pages are kept raw and read back with that function.
+    ``xray-service-graph``. No frames: the edges frame (``SERVICE_EDGE_SCHEMA``) is not a canonical
+    store frame, so the pages are kept raw; read them back, every page of the graph at once (an
+    edge's target may be listed on another page), with
+    ``service_graph_edges_from_pages([(u.unit, u.response) for u in units])`` of
+    :mod:`slo_analysis.sources.xray`.
     """
     a, b = window_ms(window)
 

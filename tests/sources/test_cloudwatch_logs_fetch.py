@@ -4,6 +4,7 @@ export objects), botocore Stubber / model-validated fakes for Logs Insights (mot
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 
@@ -23,6 +25,7 @@ from slo_analysis.sources import aws
 from slo_analysis.sources.aws import AwsSettings, Fetched
 from slo_analysis.sources.cloudwatch_logs_fetch import (
     ExportRefusedError,
+    InsightsLimitExceededError,
     InsightsQueryError,
     InsightsRowCapError,
     InsightsTimeoutError,
@@ -384,6 +387,106 @@ def test_insights_argument_bounds() -> None:
         run_insights_query(None, ["/g"], "q", (T0, T0 + timedelta(hours=1)), limit=100_001)
     with pytest.raises(AwsSourceError, match="empty or reversed"):
         run_insights_query(None, ["/g"], "q", (T0, T0))
+    with pytest.raises(AwsSourceError, match="start_retries >= 0"):
+        PollPolicy(start_retries=-1)
+
+
+def test_insights_pages_left_after_the_page_bound_raise(fake_session: Any, calls: Counter[str]) -> None:
+    c = _logs_client(fake_session)
+    poll, _ = _no_sleep()
+    window = (T0, T0 + timedelta(seconds=4))
+    with Stubber(c) as stub:  # limit 10 -> at most 2 pages; the second still carries a nextToken
+        stub.add_response("start_query", {"queryId": "q-pages"})
+        stub.add_response("get_query_results", {"status": "Complete", "results": [_row(S0 + 1)], "nextToken": "t1"},
+                          {"queryId": "q-pages"})
+        stub.add_response("get_query_results", {"status": "Complete", "results": [_row(S0 + 2)], "nextToken": "t2"},
+                          {"queryId": "q-pages", "nextToken": "t1"})
+        with pytest.raises(InsightsQueryError, match="still returned a nextToken after 2 pages") as info:
+            run_insights_query(None, ["/ecs/ticket-api"], "q", window, limit=10, poll=poll, aws=c)
+        stub.assert_no_pending_responses()
+    assert info.value.status == "Incomplete" and info.value.query_id == "q-pages"
+    assert "/ecs/ticket-api" in str(info.value) and "2026-11-02T12:00:00Z" in str(info.value)
+    assert calls["logs:StopQuery"] == 0  # the query had completed: nothing to stop
+
+
+def test_insights_pages_left_at_the_cap_split_the_range(fake_session: Any) -> None:
+    c = _logs_client(fake_session)
+    poll, _ = _no_sleep()
+    with Stubber(c) as stub:  # limit 2 -> at most 2 pages; they hold the cap, so the range is split, not lost
+        stub.add_response("start_query", {"queryId": "q0"})
+        stub.add_response("get_query_results", {"status": "Complete", "results": [_row(S0 + 0.5)], "nextToken": "t"})
+        stub.add_response("get_query_results", {"status": "Complete", "results": [_row(S0 + 1.5)], "nextToken": "u"})
+        _stub_query(stub, "q1", S0, S0 + 1, [_row(S0 + 0.5)], limit=2)
+        _stub_query(stub, "q2", S0 + 1, S0 + 2, [_row(S0 + 1.5)], limit=2)
+        res = run_insights_query(None, ["/g"], "q", (T0, T0 + timedelta(seconds=2)), limit=2, poll=poll,
+                                 max_concurrent=1, aws=c)
+        stub.assert_no_pending_responses()
+    assert len(res.rows) == 2 and res.splits == 1
+
+
+_QUOTA = "Account maximum query concurrency limit of [30] reached."
+
+
+def test_insights_start_query_limit_exceeded_is_waited_out(fake_session: Any, calls: Counter[str]) -> None:
+    c = _logs_client(fake_session)
+    poll, slept = _no_sleep()
+    with Stubber(c) as stub:
+        for _ in range(2):
+            stub.add_client_error("start_query", "LimitExceededException", _QUOTA, 400)
+        _stub_query(stub, "q", S0, S0 + 4, [_row(S0 + 1)], limit=10)
+        res = run_insights_query(None, ["/g"], "q", (T0, T0 + timedelta(seconds=4)), limit=10, poll=poll, aws=c)
+        stub.assert_no_pending_responses()
+    assert len(res.rows) == 1
+    assert slept == [5.0, 10.0]  # the StartQuery backoff (start_first_s, doubled), not the poll backoff
+    assert calls["logs:StartQuery"] == 3
+
+
+def test_insights_start_query_limit_exceeded_gives_up_with_a_named_error(fake_session: Any,
+                                                                         calls: Counter[str]) -> None:
+    c = _logs_client(fake_session)
+    slept: list[float] = []
+    poll = PollPolicy(start_retries=3, start_first_s=4, start_max_s=10, sleep=slept.append)
+    window = (T0, T0 + timedelta(hours=1))
+    with Stubber(c) as stub:
+        for _ in range(4):
+            stub.add_client_error("start_query", "LimitExceededException", _QUOTA, 400)
+        with pytest.raises(InsightsLimitExceededError) as info:
+            run_insights_query(None, ["/ecs/ticket-api", "/ecs/kb-search"], "q", window, poll=poll, aws=c)
+        stub.assert_no_pending_responses()
+    err = info.value
+    assert isinstance(err, AwsSourceError) and err.attempts == 4
+    assert err.log_groups == ["/ecs/ticket-api", "/ecs/kb-search"] and (err.start_s, err.end_s) == (S0, S0 + 3600)
+    text = str(err)
+    assert "/ecs/ticket-api, /ecs/kb-search" in text and "2026-11-02T12:00:00Z" in text
+    assert "2026-11-02T13:00:00Z" in text and _QUOTA in text and "max_concurrent" in text
+    assert slept == [4.0, 8.0, 10.0]  # capped, and no wait after the last attempt
+    assert calls["logs:StartQuery"] == 4 and calls["logs:StopQuery"] == 0
+
+
+def test_insights_other_start_query_errors_are_not_retried(fake_session: Any) -> None:
+    c = _logs_client(fake_session)
+    poll, slept = _no_sleep()
+    with Stubber(c) as stub:
+        stub.add_client_error("start_query", "MalformedQueryException", "unexpected symbol", 400)
+        with pytest.raises(ClientError, match="MalformedQueryException"):
+            run_insights_query(None, ["/g"], "stats count(*) by", (T0, T0 + timedelta(hours=1)), poll=poll, aws=c)
+        stub.assert_no_pending_responses()
+    assert slept == []
+
+
+def test_insights_throttling_after_botocore_retries_stops_the_query(fake_session: Any, calls: Counter[str]) -> None:
+    """botocore retries ThrottlingException itself (tests/sources/test_aws.py); the Stubber answers after
+    those retries, so this is what the runner sees once they are spent: the error, and no query left running."""
+    c = _logs_client(fake_session)
+    poll, _ = _no_sleep()
+    with Stubber(c) as stub:
+        stub.add_response("start_query", {"queryId": "q-thr"})
+        stub.add_client_error("get_query_results", "ThrottlingException", "Rate exceeded", 400)
+        stub.add_response("stop_query", {"success": True}, {"queryId": "q-thr"})
+        with pytest.raises(ClientError, match="ThrottlingException"):
+            run_insights_query(None, ["/g"], "q", (T0, T0 + timedelta(hours=1)), poll=poll, aws=c)
+        stub.assert_no_pending_responses()
+    assert calls["logs:StopQuery"] == 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -515,3 +618,50 @@ def test_sli_counts_fetcher_splits_on_bin_boundaries(fake_session: Any, monkeypa
     assert all(not u.frames for u in units)  # not a canonical frame: kept raw
     df = sli_counts_frame([r for u in units for r in u.response["results"]])
     assert df["requests"].to_list() == [10, 11, 12, 13, 14]
+
+
+def _bin_rows(events: list[float], start: int, end: int, bin_s: int = 60) -> list[list[dict[str, str]]]:
+    """What ``stats count(*) by bin(60s), route, status_class`` returns for StartQuery ``[start, end]``
+    (endTime inclusive: the whole second ``end`` is read)."""
+    per_bin = Counter(int(t) // bin_s * bin_s for t in events if start <= t < end + 1)
+    return [[{"field": f"bin({bin_s}s)", "value": _ts(b)}, {"field": "route", "value": "GET /t"},
+             {"field": "status_class", "value": "2"}, {"field": "requests", "value": str(n)}]
+            for b, n in sorted(per_bin.items())]
+
+
+def test_sli_counts_window_off_the_bin_grid_loses_no_count(fake_session: Any, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """The window 12:00:30-12:05:30 is widened to 12:00-12:06 and split at 12:03 (an epoch minute), so
+    every bin is counted once and whole; unaligned, the 12:00 bin and part of another were dropped."""
+    c = _logs_client(fake_session)
+    monkeypatch.setattr("slo_analysis.sources.cloudwatch_logs_fetch.client", lambda service, settings=None: c)
+    poll, _ = _no_sleep()
+    events = [S0 - 20 + 2 * i + 0.25 for i in range(250)]  # a request every 2 s, 11:59:40 to past 12:08
+    window = (T0 + timedelta(seconds=30), T0 + timedelta(minutes=5, seconds=30))
+    with Stubber(c) as stub, caplog.at_level(logging.WARNING, "slo_analysis.sources.cloudwatch_logs_fetch"):
+        _stub_query(stub, "all", S0, S0 + 360, _bin_rows(events, S0, S0 + 360), limit=5)  # 7 bins: the cap
+        _stub_query(stub, "left", S0, S0 + 180, _bin_rows(events, S0, S0 + 180), limit=5)
+        _stub_query(stub, "right", S0 + 180, S0 + 360, _bin_rows(events, S0 + 180, S0 + 360), limit=5)
+        units = _run(sli_counts_fetcher(None, ["/ecs/ticket-api"], window, limit=5, poll=poll, max_concurrent=1))
+        stub.assert_no_pending_responses()
+    assert "widened to [2026-11-02T12:00:00Z, 2026-11-02T12:06:00Z)" in caplog.text  # and says so
+    assert [u.unit.rsplit(":", 1)[1] for u in units] == [f"{S0}-{S0 + 180}", f"{S0 + 180}-{S0 + 360}"]
+    # each range also read its inclusive end second: a partial bin of the neighbour, dropped there
+    assert [u.response["rowsOutsideRange"] for u in units] == [1, 1]
+    df = sli_counts_frame([r for u in units for r in u.response["results"]])
+    assert df["bin_start"].to_list() == [T0 + timedelta(minutes=m) for m in range(6)]  # each bin once
+    assert df["requests"].sum() == sum(S0 <= t < S0 + 360 for t in events)  # every count of the bins
+    in_window = sum(window[0].timestamp() <= t < window[1].timestamp() for t in events)
+    assert df["requests"].sum() >= in_window > 0  # nothing of the asked window is lost
+
+
+def test_insights_bin_rows_before_their_range_raise_instead_of_being_dropped(fake_session: Any) -> None:
+    c = _logs_client(fake_session)
+    poll, _ = _no_sleep()
+    window = (T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+    row = [{"field": "bin(300s)", "value": _ts(S0)}, {"field": "requests", "value": "9"}]  # 5 min bins, 60 s align
+    with Stubber(c) as stub:
+        _stub_query(stub, "q", S0 + 60, S0 + 120, [row], limit=10)
+        with pytest.raises(AwsSourceError, match="not aligned to 60 s"):
+            run_insights_query(None, ["/g"], "stats count(*) as requests by bin(300s)", window, limit=10, poll=poll,
+                               align_s=60, time_field="bin(300s)", aws=c)

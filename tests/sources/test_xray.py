@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slo_analysis import frames
-from slo_analysis.exceptions import InputError, MissingKeyError, SloAnalysisError
+from slo_analysis.exceptions import FrameValidationError, InputError, MissingKeyError, SloAnalysisError
 from slo_analysis.sources import xray
 from slo_analysis.sources._io import LoadReport
 
@@ -135,6 +135,8 @@ def test_corrupted_summaries_and_graph_raise_only_our_errors(summaries: Any, gra
         xray.trace_summaries(summaries, file="s.json")
     with contextlib.suppress(SloAnalysisError):
         xray.service_graph_edges(graph, file="g.json")
+    with contextlib.suppress(SloAnalysisError):
+        xray.service_graph_edges_from_pages([("g.json", graph)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,6 +309,71 @@ def test_service_graph_edges() -> None:
             first["total_count"], first["total_response_time_ms"]) == (3, 1, 0, 0, 4, 273.0)
     assert first["start"] == datetime(2018, 6, 6, 20, 39, 27, tzinfo=UTC)
     assert first["end"] == datetime(2018, 6, 6, 20, 39, 49, tzinfo=UTC)
+    # latency: 273 ms over 4 requests; histogram 5, 15, 96, 157 ms -> nearest ranks 2, 4, 4
+    assert (first["mean_response_time_ms"], first["p50_response_time_ms"], first["p90_response_time_ms"],
+            first["p99_response_time_ms"]) == (68.25, 15.0, 157.0, 157.0)
+    assert first["window_start"] is None  # this sample response has no top-level StartTime
+    assert xray.validate_service_edges(df) is df
+
+
+def _split_graph(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The fixture graph as two pages of a paginated response, with the window GetServiceGraph returns."""
+    window = {"StartTime": 1528317560.0, "EndTime": 1528317600.0}
+    services = doc["Services"]
+    return [("p0", {**window, "Services": services[:2], "NextToken": "n1"}),
+            ("p1", {**window, "Services": services[2:]})]
+
+
+def test_service_graph_pages_resolve_targets_on_other_pages() -> None:
+    pages = _split_graph(_json(DEVGUIDE / "GetServiceGraph.output.json"))
+    alone = pl.concat([xray.service_graph_edges(doc, file=name) for name, doc in pages])
+    assert alone["target"].to_list() == [None, None, "SNS"]  # page by page, two targets are elsewhere
+    df = xray.service_graph_edges_from_pages(pages)
+    assert df.schema == xray.SERVICE_EDGE_SCHEMA
+    assert df.select("source", "target").rows() == [
+        ("xray-sample.elasticbeanstalk.com", "xray-sample.elasticbeanstalk.com"),
+        ("xray-sample.elasticbeanstalk.com", "awseb-e-dixzws4s9p-stack-StartupSignupsTable-4IMSMHAYX2BA"),
+        ("xray-sample.elasticbeanstalk.com", "SNS"),
+    ]
+    assert df["window_start"].unique().to_list() == [datetime(2018, 6, 6, 20, 39, 20, tzinfo=UTC)]
+    assert df["window_end"].unique().to_list() == [datetime(2018, 6, 6, 20, 40, tzinfo=UTC)]
+    assert df["total_count"].to_list() == [4, 2, 2]
+    assert xray.service_graph_edges_from_pages([]).height == 0
+
+
+def test_service_graph_pages_of_different_graphs_are_refused() -> None:
+    (n0, p0), (n1, p1) = _split_graph(_json(DEVGUIDE / "GetServiceGraph.output.json"))
+    other = {**p1, "Services": [{**p1["Services"][0], "ReferenceId": 0, "Name": "kb-search"}]}
+    with pytest.raises(InputError, match="p1: ReferenceId 0 is 'kb-search' here"):
+        xray.service_graph_edges_from_pages([(n0, p0), ("p1", other)])
+
+
+@pytest.mark.parametrize(("entry", "key"), [({"Value": -0.1, "Count": 1}, "Value"),
+                                            ({"Value": 0.1, "Count": 1.5}, "Count"),
+                                            ({"Count": 1}, "Value")])
+def test_service_graph_bad_histogram_entry_names_file_and_key(entry: dict[str, Any], key: str) -> None:
+    doc = _json(DEVGUIDE / "GetServiceGraph.output.json")
+    doc["Services"][0]["Edges"][0]["ResponseTimeHistogram"][1] = entry
+    with pytest.raises(InputError) as info:
+        xray.service_graph_edges(doc, file="g.json")
+    assert info.value.file == "g.json" and info.value.key == key
+    assert "Services[0].Edges[0].ResponseTimeHistogram[1]" in str(info.value)
+
+
+def test_validate_service_edges_names_the_column() -> None:
+    df = xray.service_graph_edges(_json(DEVGUIDE / "GetServiceGraph.output.json"), file="g.json")
+    cases = [
+        (df.drop("window_end"), "window_end", "missing"),
+        (df.with_columns(pl.col("ok_count").cast(pl.Int32)), "ok_count", "expected Int64"),
+        (df.with_columns(source=pl.lit(None, pl.String)), "source", r"3 null value\(s\)"),
+        (df.with_columns(fault_count=pl.lit(-1, pl.Int64)), "fault_count", "negative count"),
+        (df.with_columns(throttle_count=pl.col("error_count") + 1), "throttle_count", "more throttles than errors"),
+        (df.with_columns(p99_response_time_ms=pl.lit(1.0)), "p99_response_time_ms", "below p90"),
+    ]
+    for bad, column, problem in cases:
+        with pytest.raises(FrameValidationError, match=problem) as info:
+            xray.validate_service_edges(bad)
+        assert (info.value.frame, info.value.column) == (xray.SERVICE_EDGES_FRAME, column)
 
 
 def test_predicates_on_other_fixtures() -> None:

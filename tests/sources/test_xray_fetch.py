@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -27,6 +28,8 @@ from slo_analysis.sources.xray_fetch import (
 )
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+GRAPH = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "aws" / "xray-devguide" \
+    / "GetServiceGraph.output.json"
 
 
 def _trace_id(t: float) -> str:
@@ -175,3 +178,51 @@ def test_sample_keeps_every_flagged_and_the_slowest_then_a_deterministic_sample(
     assert sample_trace_ids(df, max_traces=2, keep_slowest=0) == flagged
     empty = pl.DataFrame(schema=TRACE_SUMMARY_SCHEMA)
     assert sample_trace_ids(empty, max_traces=5) == []
+
+
+def _as_boto3(value: Any) -> Any:
+    """A JSON response as boto3 returns it: epoch-second times become aware datetimes."""
+    if isinstance(value, dict):
+        return {k: (datetime.fromtimestamp(v, UTC) if k in ("StartTime", "EndTime") else _as_boto3(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_boto3(v) for v in value]
+    return value
+
+
+def test_service_graph_pages_with_stubber_become_one_edges_frame(fake_session: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                 calls: Counter[str]) -> None:
+    c = aws.client("xray", AwsSettings(session=fake_session, region="eu-west-1"))
+    monkeypatch.setattr("slo_analysis.sources.xray_fetch.client", lambda service, settings=None: c)
+    services = _as_boto3(json.loads(GRAPH.read_text()))["Services"]  # the devguide's sample graph
+    window = (T0, T0 + timedelta(hours=1))
+    request = {"StartTime": T0, "EndTime": T0 + timedelta(hours=1), "GroupName": "ticket-api"}
+    with Stubber(c) as stub:  # responses are validated against the xray model's GetServiceGraph output
+        stub.add_response("get_service_graph", {"StartTime": T0, "EndTime": window[1], "Services": services[:2],
+                                                "ContainsOldGroupVersions": False, "NextToken": "n1"}, request)
+        stub.add_response("get_service_graph", {"StartTime": T0, "EndTime": window[1], "Services": services[2:],
+                                                "ContainsOldGroupVersions": False}, {**request, "NextToken": "n1"})
+        fetcher = service_graph_fetcher(None, window, group_name="ticket-api")
+        units = list(fetcher(set()))
+        stub.assert_no_pending_responses()
+    assert [u.kind for u in units] == ["xray-service-graph"] * 2 and all(not u.frames for u in units)
+    assert units[0].unit.endswith(":p0") and units[1].unit.endswith(":p1:end")
+
+    # read back as the snapshot keeps them: JSON, times as ISO 8601 text
+    stored = [(u.unit, json.loads(json.dumps(aws.to_jsonable(u.response)))) for u in units]
+    edges = xray.service_graph_edges_from_pages(stored)
+    assert edges.schema == xray.SERVICE_EDGE_SCHEMA and edges.height == 3
+    assert edges.select("source_type", "target", "ok_count", "error_count", "fault_count", "total_count").rows() == [
+        ("client", "xray-sample.elasticbeanstalk.com", 3, 1, 0, 4),  # its target is on the second page
+        ("AWS::EC2::Instance", "awseb-e-dixzws4s9p-stack-StartupSignupsTable-4IMSMHAYX2BA", 2, 0, 0, 2),
+        ("AWS::EC2::Instance", "SNS", 2, 0, 0, 2),
+    ]
+    assert edges["window_start"].unique().to_list() == [T0]
+    assert edges["window_end"].unique().to_list() == [window[1]]
+    assert edges["p50_response_time_ms"][0] == 15.0 and edges["mean_response_time_ms"][0] == 68.25
+
+    calls.clear()  # resume: a finished graph is not asked again
+    assert list(fetcher({u.unit for u in units})) == [] and not calls
+    with Stubber(c) as stub, pytest.raises(AwsSourceError, match="more than 1 pages"):
+        stub.add_response("get_service_graph", {"Services": services[:2], "NextToken": "n1"})
+        list(service_graph_fetcher(None, window, max_pages=1)(set()))
