@@ -5,6 +5,12 @@ Every loader returns one of these frames and every analysis reads them. Timestam
 annotations are lists of ``{key, value}`` string pairs, so frames from different files concatenate
 without schema drift.
 
+Rows equal on a frame's key are one row when a snapshot merges an import. Two CloudWatch events (or
+two requests) can be equal on every field and still be two events, so ``logs`` and ``requests`` carry
+an ``occurrence`` column in their key: the 0-based rank of the row among the rows of its input that
+are equal on the other key columns. Re-importing the same input adds nothing; two identical lines of
+one file are both kept.
+
 Examples
 --------
 >>> import polars as pl
@@ -19,7 +25,7 @@ slo_analysis.exceptions.FrameValidationError: metrics frame, column 'timestamp':
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -38,10 +44,13 @@ __all__ = [
     "conform",
     "format_dimensions",
     "key_values",
+    "occurrence",
+    "OCCURRENCE",
 ]
 
 UTC_MS = pl.Datetime("ms", "UTC")
 KEY_VALUES = pl.List(pl.Struct({"key": pl.String, "value": pl.String}))
+OCCURRENCE = "occurrence"  # see the module docstring
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,13 @@ class FrameSchema:
     time_column: str | None  # partitions the store by day and bounds the snapshot window
     partitioned: bool = False  # large frames are stored one parquet file per day
     doc: str = field(default="", compare=False)
+
+    @property
+    def counted_on(self) -> tuple[str, ...]:
+        """The key columns ``occurrence`` counts over (empty when the frame has no ``occurrence``)."""
+        if OCCURRENCE not in self.columns:
+            return ()
+        return tuple(c for c in self.key if c != OCCURRENCE)
 
     @property
     def polars_schema(self) -> pl.Schema:
@@ -100,9 +116,11 @@ SCHEMAS: dict[str, FrameSchema] = {
                 "request_id": pl.String(),
                 "trace_id": pl.String(),
                 "attributes": KEY_VALUES,  # customer tier, region, version, availability zone, ...
+                OCCURRENCE: pl.Int32(),  # n-th request of its input equal on the other key columns
             },
-            {"timestamp", "service", "operation", "latency_ms", "fault", "error"},
-            ("timestamp", "service", "operation", "request_id", "status_code", "latency_ms"),
+            {"timestamp", "service", "operation", "latency_ms", "fault", "error", OCCURRENCE},
+            ("timestamp", "service", "operation", "request_id", "trace_id", "status_code", "latency_ms",
+             OCCURRENCE),
             "timestamp",
             True,
             "One served request, from structured request logs or from spans.",
@@ -114,9 +132,10 @@ SCHEMAS: dict[str, FrameSchema] = {
                 "log_group": pl.String(),
                 "log_stream": pl.String(),
                 "message": pl.String(),
+                OCCURRENCE: pl.Int32(),  # n-th event of its input equal on the four columns above
             },
-            {"timestamp", "log_group", "log_stream", "message"},
-            ("timestamp", "log_group", "log_stream", "message"),
+            {"timestamp", "log_group", "log_stream", "message", OCCURRENCE},
+            ("timestamp", "log_group", "log_stream", "message", OCCURRENCE),
             "timestamp",
             True,
             "One CloudWatch Logs event; JSON messages are parsed on demand (sources.cloudwatch_logs).",
@@ -266,8 +285,38 @@ def empty(frame: str) -> pl.DataFrame:
     return pl.DataFrame(schema=schema(frame).polars_schema)
 
 
+def occurrence(df: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
+    """The 0-based rank (``Int32``, in row order) of each row among the rows equal on ``columns``.
+
+    Counting over every row costs a hash group-by over the messages (seconds per million rows),
+    so it runs only on the rows whose combined hash repeats; usually there are none.
+
+    >>> df = pl.DataFrame({"m": ["a", "b", "a", "a"]})
+    >>> occurrence(df, ["m"]).to_list()
+    [0, 0, 1, 2]
+    """
+    n = df.height
+    zeros = pl.zeros(n, dtype=pl.Int32, eager=True).alias(OCCURRENCE)
+    if n < 2:
+        return zeros
+    combined = pl.lit(0, dtype=pl.UInt64)
+    for seed, col in enumerate(columns):
+        combined = combined ^ pl.col(col).hash(seed=seed + 1)
+    hashed = df.select(combined.alias("h")).to_series()
+    if hashed.n_unique() == n:
+        return zeros
+    candidates = hashed.is_duplicated().arg_true()
+    ranks = (df.select(columns)[candidates]
+             .select(pl.int_range(pl.len(), dtype=pl.Int32).over(list(columns))).to_series())
+    return zeros.scatter(candidates, ranks)
+
+
 def validate(df: pl.DataFrame, frame: str) -> pl.DataFrame:
-    """Check ``df`` against the schema of ``frame`` and return it unchanged.
+    """Check ``df`` against the schema of ``frame`` and return it.
+
+    The only change ever made: a frame with an ``occurrence`` column (``logs``, ``requests``) that
+    lacks it gets it, counted over ``df`` (see :func:`occurrence`); a loader that merges several
+    inputs numbers each input before concatenating them.
 
     Raises
     ------
@@ -276,6 +325,8 @@ def validate(df: pl.DataFrame, frame: str) -> pl.DataFrame:
         is required. Extra columns are allowed.
     """
     s = schema(frame)
+    if s.counted_on and OCCURRENCE not in df.columns and all(c in df.columns for c in s.counted_on):
+        df = df.with_columns(occurrence(df, s.counted_on))
     for col, dtype in s.columns.items():
         if col not in df.columns:
             raise FrameValidationError(frame, col, "missing")
@@ -293,7 +344,8 @@ def conform(df: pl.DataFrame, frame: str) -> pl.DataFrame:
     """Reorder ``df`` to the schema, add missing nullable columns as nulls, cast, then validate.
 
     Loaders build their rows loosely and finish with ``conform``; a required column that is
-    missing or cannot be cast still raises :class:`FrameValidationError`.
+    missing or cannot be cast still raises :class:`FrameValidationError`. A missing ``occurrence``
+    is counted (see :func:`validate`).
     """
     s = schema(frame)
     exprs = []
@@ -304,6 +356,8 @@ def conform(df: pl.DataFrame, frame: str) -> pl.DataFrame:
             except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
                 raise FrameValidationError(frame, col, f"cannot cast {df.schema[col]!r} to {dtype!r}: "
                                            f"{exc}") from exc
+        elif col == OCCURRENCE:
+            continue  # validate counts it, once the key columns are cast
         elif col in s.non_null:
             raise FrameValidationError(frame, col, "missing")
         else:

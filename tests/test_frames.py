@@ -63,3 +63,29 @@ def test_format_dimensions_sorts_by_name() -> None:
     assert frames.format_dimensions(dims) == "Environment=prod,Service=ticket-api"
     assert frames.format_dimensions({"b": "2", "a": "1"}) == "a=1,b=2"
     assert frames.format_dimensions(None) == ""
+
+
+def test_occurrence_tells_identical_rows_apart() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = pl.DataFrame({"timestamp": [t, t, t, t], "log_group": ["g"] * 4, "log_stream": ["s", "s", "s", "s2"],
+                         "message": ["a", "a", "b", "a"]})
+    logs = frames.conform(rows, "logs")
+    assert logs["occurrence"].to_list() == [0, 1, 0, 0]
+    assert frames.validate(rows.with_columns(pl.col("timestamp").cast(frames.UTC_MS)), "logs")["occurrence"].to_list() \
+        == [0, 1, 0, 0]
+    assert frames.occurrence(pl.DataFrame({"x": [None, None, 1]}), ["x"]).to_list() == [0, 1, 0]
+    assert frames.occurrence(pl.DataFrame({"x": [1, 2, 3]}), ["x"]).to_list() == [0, 0, 0]
+    # merging on the key keeps both identical events, and a re-import of both adds nothing
+    key = list(frames.schema("logs").key)
+    assert pl.concat([logs, logs]).unique(subset=key).height == logs.height == 4
+    assert "occurrence" in key and {"trace_id", "occurrence"} <= set(frames.schema("requests").key)
+
+
+def test_occurrence_is_exact_despite_hash_collisions() -> None:
+    # repeats spread over many rows, and columns whose hashes could cancel out (same values in
+    # both): the count is exact, checked against a plain group-by over every row
+    n = 20_000
+    df = pl.DataFrame({"m": [f"msg{i % 7_000}" for i in range(n)], "k": [f"msg{i % 2}" for i in range(n)]})
+    got = frames.occurrence(df, ["m", "k"])
+    want = df.select(pl.int_range(pl.len(), dtype=pl.Int32).over("m", "k")).to_series()
+    assert got.to_list() == want.to_list() and got.max() == 2

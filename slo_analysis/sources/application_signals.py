@@ -209,13 +209,21 @@ def slos_from_application_signals(doc: Any, *, file: str = "<memory>") -> pl.Dat
 
 
 def looks_like_application_signals_slo(doc: Any) -> bool:
-    """A GetServiceLevelObjective response, a bare Slo, or a list / ``{"Slos": [...]}`` of them."""
+    """A GetServiceLevelObjective response, a bare Slo, or a list / ``{"Slos": [...]}`` of them.
+
+    Under the ``Slo`` / ``Slos`` keys an object with a ``Name`` or an ``Arn`` is enough: an SLO that
+    lacks ``Goal`` (or its SLI) is still an SLO, and the loader says which key is missing instead of
+    the file being skipped as unrecognised. A bare Slo or list needs the full shape.
+    """
     def is_slo(s: Any) -> bool:
         return isinstance(s, Mapping) and "Name" in s and "Goal" in s and ("Sli" in s or "RequestBasedSli" in s)
+
+    def is_named(s: Any) -> bool:
+        return isinstance(s, Mapping) and ("Name" in s or "Arn" in s)
     if isinstance(doc, Mapping) and "Slo" in doc:
-        return is_slo(doc["Slo"])
+        return is_named(doc["Slo"])
     if isinstance(doc, Mapping) and isinstance(doc.get("Slos"), list):
-        return bool(doc["Slos"]) and all(is_slo(s) for s in doc["Slos"])
+        return bool(doc["Slos"]) and all(is_named(s) for s in doc["Slos"])
     if isinstance(doc, list):
         return bool(doc) and all(is_slo(s) for s in doc)
     return is_slo(doc)

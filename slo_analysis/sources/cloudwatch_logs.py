@@ -113,7 +113,7 @@ def _parse_export_timestamps(first: pl.Series) -> pl.Series:
 
 
 def logs_from_export_file(data: bytes, *, file: str, log_group: str, log_stream: str,
-                          report: LoadReport) -> pl.DataFrame:
+                          report: LoadReport, with_line: bool = False) -> pl.DataFrame:
     """Load one CreateExportTask object (already gunzipped) into a ``logs`` frame.
 
     Each event is one line ``<ISO 8601 timestamp> <message>``; lines that do not start with a
@@ -132,6 +132,9 @@ def logs_from_export_file(data: bytes, *, file: str, log_group: str, log_stream:
         Receives one bad record per line that cannot be loaded: a continuation line with no event
         before it, a line whose timestamp does not parse, a line that is not UTF-8, and the
         continuation lines of such a bad line. Line numbers are 1-based.
+    with_line
+        Add a ``line`` column: the 1-based line each event starts on, so that what is later found
+        wrong in a message (:func:`~slo_analysis.sources.requests.requests_from_logs`) names its line.
 
     Returns
     -------
@@ -141,7 +144,7 @@ def logs_from_export_file(data: bytes, *, file: str, log_group: str, log_stream:
     report.files.append(str(file))
     data = data.removeprefix(b"\xef\xbb\xbf")
     if not data:
-        return frames.empty("logs")
+        return _with_line(frames.empty("logs"), [] if with_line else None)
     lines, lossy = _split_lines(data)
     bad_utf8 = _undecodable_lines(data, lines) if lossy else []
 
@@ -160,17 +163,25 @@ def logs_from_export_file(data: bytes, *, file: str, log_group: str, log_stream:
 
     n_cont = len(lines) - int(is_event.sum())
     if n_cont == 0:
-        out = pl.DataFrame({"timestamp": ts, "message": message})
+        out = pl.DataFrame({"timestamp": ts, "message": message,
+                            "line": pl.int_range(1, len(lines) + 1, dtype=pl.Int64, eager=True)})
     else:
         out = _with_continuations(lines, ts, message, is_event, bad_utf8, data, file, report)
-    out = out.select(
+    logs = frames.validate(out.select(
         pl.col("timestamp").cast(frames.UTC_MS),
         pl.lit(log_group, dtype=pl.String).alias("log_group"),
         pl.lit(log_stream, dtype=pl.String).alias("log_stream"),
         pl.col("message").cast(pl.String),
-    )
-    report.add_rows("logs", out.height)
-    return frames.validate(out, "logs")
+    ), "logs")
+    report.add_rows("logs", logs.height)
+    return _with_line(logs, out["line"] if with_line else None)
+
+
+def _with_line(df: pl.DataFrame, line: Sequence[int] | pl.Series | None) -> pl.DataFrame:
+    """``df`` plus the ``line`` column (Int64) when ``line`` is given."""
+    if line is None:
+        return df
+    return df.with_columns(pl.Series("line", line, dtype=pl.Int64))
 
 
 def _with_continuations(lines: pl.Series, ts: pl.Series, message: pl.Series, is_event: pl.Series,
@@ -216,7 +227,8 @@ def _with_continuations(lines: pl.Series, ts: pl.Series, message: pl.Series, is_
             report.add_bad(file, idx + 1, reason, content)
     events = df.filter(pl.col("head") & ~pl.col("bad_head")).select(
         pl.col("idx"), pl.col("message"), pl.col("has_cont"))
-    out = pl.DataFrame({"timestamp": ts.gather(events["idx"]), "message": events["message"]})
+    out = pl.DataFrame({"timestamp": ts.gather(events["idx"]), "message": events["message"],
+                        "line": events["idx"] + 1})
     multi_pos = events["has_cont"].arg_true()
     if len(multi_pos):
         part = pl.when(pl.col("head")).then(pl.col("message")).otherwise(pl.col("line"))
@@ -280,14 +292,15 @@ def insights_query_log_groups(doc: Any) -> list[str]:
 
 
 def logs_from_insights_results(doc: Any, *, file: str, log_group: str | None = None,
-                               report: LoadReport) -> pl.DataFrame:
+                               report: LoadReport, with_line: bool = False) -> pl.DataFrame:
     """Log events from a GetQueryResults response of a raw-row query.
 
     Rows with ``@timestamp`` and ``@message`` become events; the log group comes from ``@log``
     (``"<account>:<group>"``), else ``log_group``; the stream from ``@logStream`` (``""`` when the
     query did not return it). Aggregate results (no ``@message``) return an empty frame and are
     noted in ``report.skipped``; raw rows missing ``@timestamp``/``@message`` or with an unparseable
-    timestamp are bad records (line = the 1-based result row).
+    timestamp are bad records (line = the 1-based result row). ``with_line`` adds that row number
+    as a ``line`` column.
 
     Raises
     ------
@@ -301,12 +314,13 @@ def logs_from_insights_results(doc: Any, *, file: str, log_group: str | None = N
         if not isinstance(row, list):
             raise InputError(file, f"results row is {type(row).__name__}, expected a list of fields")
         rows.append({str(f.get("field")): f.get("value") for f in row if isinstance(f, Mapping)})
+    no_events = _with_line(frames.empty("logs"), [] if with_line else None)
     if not rows:
-        return frames.empty("logs")
+        return no_events
     if not any("@message" in r for r in rows):
         fields = sorted({k for r in rows for k in r})
         report.skip(file, f"aggregate Insights result ({', '.join(fields)}); kept raw only")
-        return frames.empty("logs")
+        return no_events
     out: dict[str, list[Any]] = {"line": [], "ts": [], "log_group": [], "log_stream": [], "message": []}
     for i, r in enumerate(rows, start=1):
         if "@timestamp" not in r or "@message" not in r:
@@ -337,9 +351,10 @@ def logs_from_insights_results(doc: Any, *, file: str, log_group: str | None = N
     df = df.with_columns(timestamp=parsed.dt.replace_time_zone("UTC"))
     for line, raw in df.filter(pl.col("timestamp").is_null()).select("line", "ts").iter_rows():
         report.add_bad(file, line, f"unparseable @timestamp {raw!r}", raw)
-    df = frames.conform(df.filter(pl.col("timestamp").is_not_null()), "logs")
-    report.add_rows("logs", df.height)
-    return df
+    df = df.filter(pl.col("timestamp").is_not_null())
+    loaded = _with_line(frames.conform(df, "logs"), df["line"] if with_line else None)
+    report.add_rows("logs", loaded.height)
+    return loaded
 
 
 # --------------------------------------------------------------------------------------------------
@@ -347,11 +362,12 @@ def logs_from_insights_results(doc: Any, *, file: str, log_group: str | None = N
 
 
 def logs_from_events(doc: Any, *, file: str, log_group: str, log_stream: str | None = None,
-                     report: LoadReport) -> pl.DataFrame:
+                     report: LoadReport, with_line: bool = False) -> pl.DataFrame:
     """Log events from a FilterLogEvents (events carry ``logStreamName``) or GetLogEvents response
     (they do not: pass ``log_stream``). ``timestamp`` is epoch milliseconds.
 
-    Events without ``timestamp`` or with a non-integer one are bad records (line = 1-based index).
+    Events without ``timestamp`` or with a non-integer one are bad records (line = 1-based index);
+    ``with_line`` adds that index as a ``line`` column.
 
     Raises
     ------
@@ -361,6 +377,7 @@ def logs_from_events(doc: Any, *, file: str, log_group: str, log_stream: str | N
     report.files.append(str(file))
     events = require(doc, "events", file)
     cols: dict[str, list[Any]] = {"timestamp": [], "log_stream": [], "message": []}
+    lines: list[int] = []
     for i, ev in enumerate(events, start=1):
         if not isinstance(ev, Mapping):
             report.add_bad(file, i, "event is not an object", repr(ev)[:500])
@@ -373,6 +390,7 @@ def logs_from_events(doc: Any, *, file: str, log_group: str, log_stream: str | N
         if stream is None:
             raise InputError(file, "GetLogEvents events carry no logStreamName: pass log_stream",
                              line=i)
+        lines.append(i)
         cols["timestamp"].append(int(stamp))
         cols["log_stream"].append(str(stream))
         cols["message"].append(str(ev.get("message") or ""))
@@ -380,7 +398,7 @@ def logs_from_events(doc: Any, *, file: str, log_group: str, log_stream: str | N
                                     "message": pl.String})
     df = df.with_columns(pl.from_epoch("timestamp", time_unit="ms").dt.replace_time_zone("UTC"),
                          log_group=pl.lit(log_group, dtype=pl.String))
-    df = frames.conform(df, "logs")
+    df = _with_line(frames.conform(df, "logs"), lines if with_line else None)
     report.add_rows("logs", df.height)
     return df
 

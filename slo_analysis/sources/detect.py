@@ -3,8 +3,9 @@
 ``sniff(path)`` reads a file (gunzipping it when it starts with the gzip magic number) and says which
 supported kind it holds: the output of ``aws cloudwatch get-metric-data``, its ``--cli-input-json``
 query file, a Logs export object, Insights results, X-Ray pages, SLO definitions, deployment records,
-alarm history, ... A file that matches nothing is ``UNKNOWN`` with the reason; a file that looks like
-JSON but is cut off raises :class:`TruncatedInputError` naming it.
+alarm history, ... A file that matches nothing is ``UNKNOWN`` with the reason (JSON Lines, or JSON
+with junk after the document, included); a file that looks like JSON but is cut off raises
+:class:`TruncatedInputError` naming it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slo_analysis.exceptions import InputError
+from slo_analysis.exceptions import InputError, TruncatedInputError
 from slo_analysis.sources import (
     alarms,
     application_signals,
@@ -99,7 +100,8 @@ def sniff(path: str | Path, raw: bytes | None = None) -> Detected:
     TruncatedInputError
         a gzip stream or a JSON document that ends early.
     InputError
-        the file cannot be read.
+        the file cannot be read. Content that is not valid JSON but not cut off either is
+        ``UNKNOWN`` with the parser's message as the reason.
     """
     p = Path(path)
     data = read_bytes(p) if raw is None else gunzip_if_gzip(raw, p)
@@ -107,7 +109,13 @@ def sniff(path: str | Path, raw: bytes | None = None) -> Detected:
     if not head:
         return Detected(p, UNKNOWN, None, "empty file")
     if head[:1] in (b"{", b"["):
-        doc = decode_json(data, p)
+        try:
+            doc = decode_json(data, p)
+        except TruncatedInputError:
+            raise  # a supported file cut short: the caller must hear of it
+        except InputError as exc:  # JSON Lines, JSON with trailing junk, not UTF-8, ...
+            where = "" if exc.line is None else f" (line {exc.line})"
+            return Detected(p, UNKNOWN, None, f"not one JSON document{where}: {exc.problem}")
         for kind, predicate in _JSON_KINDS:
             if predicate(doc):
                 return Detected(p, kind, doc)

@@ -94,10 +94,13 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
     Parameters
     ----------
     logs
-        A ``logs`` frame (any mix of groups and streams).
+        A ``logs`` frame (any mix of groups and streams, from one or several inputs). Optional
+        ``file`` (String) and ``line`` (Int64) columns say where each event was read (see
+        ``with_line`` in :mod:`slo_analysis.sources.cloudwatch_logs`).
     report
-        Messages that start with ``{`` but are not valid JSON (truncated lines) become bad records,
-        ``file = "<log group>/<log stream>"``, ``line = None``; the rest loads.
+        Messages that start with ``{`` but are not valid JSON (truncated lines) become bad records
+        naming the ``file`` and ``line`` columns (without them: ``"<log group>/<log stream>"`` and
+        no line); the rest loads.
     attributes
         JSON fields kept as ``{key, value}`` pairs in ``attributes`` (when present in a record).
 
@@ -107,25 +110,28 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
         The ``requests`` frame, in log order: ``timestamp`` from the record's ``ts`` when it parses,
         else the event's; ``service`` from ``service`` else the log group's last path part;
         ``operation`` from ``operation`` else ``route`` else ``"unknown"``; ``fault`` = status >= 500,
-        ``error`` = 400 <= status < 500.
+        ``error`` = 400 <= status < 500. A log event present twice in ``logs`` (equal on the logs
+        key, ``occurrence`` included: an export object and Insights results of the same hour) gives
+        one request; two identical events give two requests, with ``occurrence`` 0 and 1.
     """
     attrs = list(dict.fromkeys(attributes))
     fields = dict(_CORE_FIELDS)
     for a in attrs:
         fields.setdefault(a, pl.String())
     dtype = pl.Struct(fields)
+    key = frames.schema("logs").key
+    if frames.OCCURRENCE not in logs.columns:  # number the events when the caller did not
+        logs = logs.with_columns(frames.occurrence(logs, frames.schema("logs").counted_on))
     msg = logs["message"]
     # null out what cannot be an object (no copy of the strings, unlike a filter)
     candidates = pl.select(pl.when(msg.str.starts_with("{")).then(msg)).to_series()
     decoded, bad = decode_json_column(candidates, dtype)
     if bad:
-        rows = logs.select("log_group", "log_stream", "message")[bad]
-        for group, stream, text in rows.iter_rows():
-            report.add_bad(f"{group}/{stream}", None, "message starts with '{' but is not valid JSON",
-                           text)
+        _report_bad(logs[bad], report)
     flat = decoded.struct.rename_fields([f"a.{f}" for f in fields]).struct.unnest()
+    first_copy = frames.occurrence(logs, key) == 0
     df = pl.concat([logs.select("timestamp", "log_group"), flat], how="horizontal")
-    df = df.filter(pl.col("a.status").is_not_null() & pl.col("a.latency_ms").is_not_null())
+    df = df.filter(pl.col("a.status").is_not_null() & pl.col("a.latency_ms").is_not_null() & first_copy)
     if df.is_empty():
         return frames.empty("requests")
     status = pl.col("a.status")
@@ -146,9 +152,19 @@ def requests_from_logs(logs: pl.DataFrame, *, report: LoadReport,
     )
     ts = _fill_unparsed_ts(out["timestamp"], df["a.ts"]).fill_null(df["timestamp"].cast(frames.UTC_MS))
     out = out.with_columns(ts.alias("timestamp"))
-    out = frames.validate(out, "requests")
+    out = frames.validate(out, "requests")  # counts occurrence on the final timestamps
     report.add_rows("requests", out.height)
     return out
+
+
+def _report_bad(rows: pl.DataFrame, report: LoadReport) -> None:
+    """One bad record per row of ``rows`` (logs rows whose message is broken JSON)."""
+    reason = "message starts with '{' but is not valid JSON"
+    where = (rows["file"] if "file" in rows.columns
+             else rows.select(pl.format("{}/{}", "log_group", "log_stream")).to_series())
+    lines = rows["line"] if "line" in rows.columns else pl.repeat(None, rows.height, dtype=pl.Int64, eager=True)
+    for file, line, text in zip(where, lines, rows["message"], strict=True):
+        report.add_bad(file, line, reason, text)
 
 
 def _url_path() -> pl.Expr:

@@ -4,24 +4,27 @@ Files are recognised by content (:func:`slo_analysis.sources.detect.sniff`). Com
 a GetMetricData response with the query file whose Ids it answers (a metric's identity is never
 guessed from its label), a Logs export object with the export task naming its log group, Insights
 results with the StartQuery request beside them. Every file is parsed before anything is written,
-so a bad file (truncated gzip, a missing key) raises and leaves the snapshot as it was; with
-``keep_going=True`` such files are skipped with their reason instead. Unknown files are skipped and
-listed. Malformed records inside a good file go to the load report and the quarantine folder.
+so a bad file (truncated gzip, a missing key) raises and leaves the snapshot as it was (a new
+snapshot is not created at all); with ``keep_going=True`` such files are skipped with their reason
+instead. Unknown files are skipped and listed. Malformed records inside a good file go to the load
+report and the quarantine folder, each with its file and line.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from slo_analysis.exceptions import InputError, SloAnalysisError
+from slo_analysis import frames
+from slo_analysis.exceptions import InputError, SloAnalysisError, SnapshotError
 from slo_analysis.sources import (
     alarms,
     application_signals,
@@ -35,7 +38,7 @@ from slo_analysis.sources import (
 from slo_analysis.sources._io import LoadReport
 from slo_analysis.sources.detect import UNKNOWN, Detected, sniff
 from slo_analysis.store.atomic import sha256_bytes
-from slo_analysis.store.snapshot import Snapshot
+from slo_analysis.store.snapshot import MANIFEST_NAME, Snapshot
 
 __all__ = ["ImportResult", "import_files", "expand_inputs"]
 
@@ -105,17 +108,30 @@ _STANDALONE: dict[str, Parser] = {
     "xray-service-graph": lambda d, r: {},
     "insights-query": lambda d, r: {},
     "export-tasks": lambda d, r: {},
-    "metric-data-queries": lambda d, r: {},
+    "metric-data-queries": lambda d, r: _check_metric_queries(d),
 }
+
+
+def _check_metric_queries(d: Detected) -> dict[str, pl.DataFrame]:
+    """Read the MetricStat queries of a MetricDataQueries file against an empty response, so that a
+    query missing ``Namespace`` (or any key a query needs) raises naming this file, not the response
+    paired with it. Expressions are left to the real parse: their period may depend on the datapoints.
+    """
+    items = d.content.get("MetricDataQueries") if isinstance(d.content, Mapping) else d.content
+    ids = [q["Id"] for q in items if isinstance(q, Mapping) and isinstance(q.get("Id"), str)
+           and "Expression" not in q] if isinstance(items, list) else []
+    empty = {"MetricDataResults": [{"Id": i, "Timestamps": [], "Values": []} for i in ids]}
+    cloudwatch_metrics.metrics_from_get_metric_data(empty, d.content, file=str(d.path))
+    return {}
 
 
 @dataclass
 class _Batch:
     """Everything parsed in one import, written only once all of it parsed."""
 
-    snap: Snapshot
-    result: ImportResult
+    snap: Snapshot | None  # None: a new snapshot, created only once everything parsed
     keep_going: bool
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     frames: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: defaultdict(list))
     used: list[tuple[Detected, bytes, dict[str, Any], LoadReport]] = field(default_factory=list)
     request_report: LoadReport = field(default_factory=LoadReport)  # bad request records in good logs
@@ -136,7 +152,7 @@ class _Batch:
         self.used.append((d, raw, params or {}, report))
 
     def skip(self, path: Path, reason: str) -> None:
-        self.result.skipped.append((str(path), reason))
+        self.skipped.append((str(path), reason))
 
 
 def import_files(
@@ -162,16 +178,20 @@ def import_files(
     progress
         wraps the file iterable, e.g. ``tqdm.tqdm``.
     """
-    snap = snapshot if isinstance(snapshot, Snapshot) else Snapshot.create(snapshot)
-    result = ImportResult(snap)
-    batch = _Batch(snap, result, keep_going)
+    existing, target = (snapshot, None) if isinstance(snapshot, Snapshot) else (None, Path(snapshot))
+    if target is not None and (target / MANIFEST_NAME).exists():
+        existing = Snapshot.open(target)
+    elif target is not None:
+        _check_new_snapshot_folder(target)
+    batch = _Batch(existing, keep_going)
+    already_imported: list[str] = []
     wrap = progress or (lambda it: it)
 
     by_kind: dict[str, Found] = defaultdict(list)
     for path in wrap(expand_inputs(sources)):
         raw = path.read_bytes()
-        if snap.has_input(sha256_bytes(raw)):
-            result.already_imported.append(str(path))
+        if existing is not None and existing.has_input(sha256_bytes(raw)):
+            already_imported.append(str(path))
             continue
         try:
             found = sniff(path, raw)  # the bytes already read for the sha256: no second read
@@ -197,12 +217,36 @@ def import_files(
         logs = pl.concat(batch.frames["logs"], how="vertical")
         batch.frames["requests"].append(requests.requests_from_logs(logs, report=batch.request_report))
 
-    _write(batch)
+    if existing is not None:
+        result = ImportResult(existing, already_imported=already_imported, skipped=batch.skipped)
+        _write(batch, result)
+        return result
+    assert target is not None  # a Snapshot object is an existing snapshot
+    was_there = target.exists()
+    snap = Snapshot.create(target)
+    result = ImportResult(snap, already_imported=already_imported, skipped=batch.skipped)
+    batch.snap = snap
+    try:
+        _write(batch, result)
+    except BaseException:
+        # a snapshot this call created and could not finish is removed, not left half-written
+        shutil.rmtree(target, ignore_errors=True)
+        if was_there:
+            target.mkdir(exist_ok=True)
+        raise
     return result
 
 
+def _check_new_snapshot_folder(path: Path) -> None:
+    """Refuse a folder ``Snapshot.create`` would refuse, before the (slow) parse rather than after."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise SnapshotError(path, "folder exists, is not empty and holds no manifest.json")
+
+
 def _parse_metrics(by_kind: dict[str, Found], batch: _Batch) -> None:
-    queries = [(d, cloudwatch_metrics.query_ids(d.content)) for d, _ in by_kind.get("metric-data-queries", [])]
+    broken = {f for f, _ in batch.skipped}  # query files that failed _check_metric_queries (keep_going)
+    queries = [(d, cloudwatch_metrics.query_ids(d.content)) for d, _ in by_kind.get("metric-data-queries", [])
+               if str(d.path) not in broken]
     for d, raw in by_kind.get("metric-data", []):
         ids = cloudwatch_metrics.query_ids(d.content)
         matches = [q for q, qids in queries if ids <= qids]
@@ -226,6 +270,11 @@ def _parse_metrics(by_kind: dict[str, Found], batch: _Batch) -> None:
                            "sources.cloudwatch_metrics.metrics_from_get_metric_statistics and say which metric")
 
 
+def _with_file(logs: pl.DataFrame, d: Detected) -> pl.DataFrame:
+    """The logs of one input plus a ``file`` column: request records found broken later name it."""
+    return logs.with_columns(file=pl.lit(str(d.path), dtype=pl.String))
+
+
 def _parse_logs(by_kind: dict[str, Found], batch: _Batch, log_group: str | None) -> None:
     tasks: dict[str, str] = {}
     for d, _ in by_kind.get("export-tasks", []):
@@ -241,8 +290,8 @@ def _parse_logs(by_kind: dict[str, Found], batch: _Batch, log_group: str | None)
         group, stream = where
 
         def parse_export(d: Detected, r: LoadReport, g: str = group, s: str = stream) -> dict[str, pl.DataFrame]:
-            return {"logs": cloudwatch_logs.logs_from_export_file(d.content, file=str(d.path), log_group=g,
-                                                                  log_stream=s, report=r)}
+            return {"logs": _with_file(cloudwatch_logs.logs_from_export_file(
+                d.content, file=str(d.path), log_group=g, log_stream=s, report=r, with_line=True), d)}
 
         batch.parse(d, raw, parse_export, {"log_group": group, "log_stream": stream})
     queries = {_stem(d.path).replace("start-query", ""): d for d, _ in by_kind.get("insights-query", [])}
@@ -252,8 +301,8 @@ def _parse_logs(by_kind: dict[str, Found], batch: _Batch, log_group: str | None)
         group_or_none = groups[0] if len(groups) == 1 else log_group
 
         def parse_insights(d: Detected, r: LoadReport, g: str | None = group_or_none) -> dict[str, pl.DataFrame]:
-            return {"logs": cloudwatch_logs.logs_from_insights_results(d.content, file=str(d.path), log_group=g,
-                                                                       report=r)}
+            return {"logs": _with_file(cloudwatch_logs.logs_from_insights_results(
+                d.content, file=str(d.path), log_group=g, report=r, with_line=True), d)}
 
         batch.parse(d, raw, parse_insights, {"query": str(q.path) if q else None})
     for d, raw in by_kind.get("log-events", []):
@@ -262,14 +311,16 @@ def _parse_logs(by_kind: dict[str, Found], batch: _Batch, log_group: str | None)
             continue
 
         def parse_events(d: Detected, r: LoadReport, g: str = log_group) -> dict[str, pl.DataFrame]:
-            return {"logs": cloudwatch_logs.logs_from_events(d.content, file=str(d.path), log_group=g, report=r)}
+            return {"logs": _with_file(cloudwatch_logs.logs_from_events(
+                d.content, file=str(d.path), log_group=g, report=r, with_line=True), d)}
 
         batch.parse(d, raw, parse_events, {"log_group": log_group})
 
 
 def _parse_alarm_history(by_kind: dict[str, Found], batch: _Batch) -> None:
     """Alarm history after the definitions, so each state change says what its alarm watches."""
-    known = [batch.snap.read("alarm_definitions"), *batch.frames.get("alarm_definitions", [])]
+    stored = batch.snap.read("alarm_definitions") if batch.snap is not None else frames.empty("alarm_definitions")
+    known = [stored, *batch.frames.get("alarm_definitions", [])]
     definitions = pl.concat(known, how="vertical").unique(subset=["alarm_name"], keep="last")
 
     def parse(d: Detected, r: LoadReport) -> dict[str, pl.DataFrame]:
@@ -285,9 +336,9 @@ def _origin_of(content: Any) -> tuple[str | None, str | None]:
     return (m.group(1), m.group(2)) if m else (None, None)
 
 
-def _write(batch: _Batch) -> None:
+def _write(batch: _Batch, result: ImportResult) -> None:
     """Store frames, raw inputs, quarantine and the manifest, in that order (manifest last)."""
-    snap, result = batch.snap, batch.result
+    snap = result.snapshot
     for name, parts in batch.frames.items():
         if parts:
             df = pl.concat(parts, how="vertical")

@@ -198,7 +198,7 @@ def test_insights_log_field_and_bad_rows() -> None:
     ]}
     report = LoadReport()
     df = cwl.logs_from_insights_results(doc, file="q.json", report=report)
-    assert df.rows() == [(_ms(2026, 11, 2, 0, 0, 1, 500), "/ecs/ticket-api", "s1", "m")]
+    assert df.rows() == [(_ms(2026, 11, 2, 0, 0, 1, 500), "/ecs/ticket-api", "s1", "m", 0)]
     assert [(b.line, b.reason) for b in report.bad] == [
         (3, "Insights row without @timestamp or @message"), (2, "unparseable @timestamp 'yesterday'")]
 
@@ -230,8 +230,8 @@ def test_filter_log_events_fixture() -> None:
     df = cwl.logs_from_events(doc, file="f.json", log_group="/test", report=report)
     frames.validate(df, "logs")
     assert df.rows() == [
-        (datetime.fromtimestamp(1712567843.827, tz=UTC), "/test", "teststream", "Test MESSAGE1"),
-        (datetime.fromtimestamp(1712568068.991, tz=UTC), "/test", "2024/05/09/[$LATEST]abc1024", "Test MESSAGE2"),
+        (datetime.fromtimestamp(1712567843.827, tz=UTC), "/test", "teststream", "Test MESSAGE1", 0),
+        (datetime.fromtimestamp(1712568068.991, tz=UTC), "/test", "2024/05/09/[$LATEST]abc1024", "Test MESSAGE2", 0),
     ]
 
 
@@ -242,6 +242,8 @@ def test_get_log_events_fixture_needs_a_stream() -> None:
         cwl.logs_from_events(doc, file="g.json", log_group="/test", report=LoadReport())
     df = cwl.logs_from_events(doc, file="g.json", log_group="/test", log_stream="s", report=LoadReport())
     assert df["message"].to_list() == ["Example Event 1", "Example Event 1", "Example Event 2"]
+    # AWS's own example holds two identical events: two events, told apart by their occurrence
+    assert df["occurrence"].to_list() == [0, 1, 0]
     assert df["timestamp"][2] == _ms(2015, 6, 1, 20, 23, 4, 358)
     assert df["timestamp"].dtype == frames.UTC_MS
 
@@ -259,13 +261,13 @@ def test_predicates_reject_other_fixtures() -> None:
 
 
 def test_parse_json_fields() -> None:
-    logs = pl.DataFrame({
+    logs = frames.conform(pl.DataFrame({
         "timestamp": [_ms(2026, 11, 2, 0, 0, 0, 0)] * 4, "log_group": ["g"] * 4, "log_stream": ["s"] * 4,
         "message": ['{"status": 201, "message": "hi", "x": {"y": 1}}', "plain", '{"status": 50',
                     '{"status": 404}'],
-    }, schema=frames.schema("logs").polars_schema)
+    }), "logs")
     out = cwl.parse_json_fields(logs)
-    assert out.columns[:4] == logs.columns
+    assert out.columns[:5] == logs.columns
     assert out["status"].to_list() == [201, None, None, 404]
     assert out["json_message"].to_list() == ["hi", None, None, None]
     assert out["x"].to_list() == ['{"y": 1}', None, None, None]
@@ -310,7 +312,34 @@ def test_bench_functions_agree(tmp_path: Path) -> None:
     p2 = tmp_path / "exp" / "t-1" / "stream-b" / "000000.gz"
     want = _synthetic_export(p1, 3000, 1) + _synthetic_export(p2, 2000, 2)
     paths = [str(p1), str(p2)]
-    assert b.floor_polars(paths) == want
-    assert b.floor_polars_naive(paths) == want
+    assert b.floor_ndjson(paths) == want
     assert b.pandas_baseline(paths) == want
     assert b.ours(paths) == want
+
+
+def test_with_line_numbers_each_event_by_where_it_starts() -> None:
+    data = (b"  orphan\n"
+            b"2026-11-02T00:00:00.000Z a\n"
+            b"  at frame\n"
+            b"2026-11-02T00:00:00.000Z a\n"
+            b"2026-11-02T00:00:01.000Z b\n")
+    report = LoadReport()
+    df = cwl.logs_from_export_file(data, file="f", log_group="g", log_stream="s", report=report, with_line=True)
+    assert df.select("message", "line", "occurrence").rows() == [("a\n  at frame", 2, 0), ("a", 4, 0), ("b", 5, 0)]
+    plain = cwl.logs_from_export_file(data[9:], file="f", log_group="g", log_stream="s", report=report)
+    assert plain.columns == list(frames.schema("logs").columns)
+    fast = cwl.logs_from_export_file(b"2026-11-02T00:00:00.000Z x\n" * 3, file="f", log_group="g",
+                                     log_stream="s", report=report, with_line=True)
+    assert fast.select("line", "occurrence").rows() == [(1, 0), (2, 1), (3, 2)]
+    empty = cwl.logs_from_export_file(b"", file="f", log_group="g", log_stream="s", report=report, with_line=True)
+    assert empty.columns == [*frames.schema("logs").columns, "line"]
+
+    doc = {"status": "Complete", "results": [
+        [{"field": "@message", "value": "no timestamp"}],
+        [{"field": "@timestamp", "value": "2026-11-02 00:00:01.500"}, {"field": "@message", "value": "m"},
+         {"field": "@log", "value": "123456789012:/ecs/ticket-api"}]]}
+    rows = cwl.logs_from_insights_results(doc, file="q.json", report=report, with_line=True)
+    assert rows.select("message", "line").rows() == [("m", 2)]
+    events = {"events": [{"message": "no timestamp"}, {"timestamp": 1, "message": "e", "logStreamName": "s"}]}
+    got = cwl.logs_from_events(events, file="e.json", log_group="g", report=report, with_line=True)
+    assert got.select("message", "line").rows() == [("e", 2)]

@@ -20,9 +20,8 @@ T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 def _logs(messages: list[str], group: str = "/ecs/prod/ticket-api", stream: str = "s") -> pl.DataFrame:
-    return pl.DataFrame({"timestamp": [T0] * len(messages), "log_group": [group] * len(messages),
-                         "log_stream": [stream] * len(messages), "message": messages},
-                        schema=frames.schema("logs").polars_schema)
+    return frames.conform(pl.DataFrame({"timestamp": [T0] * len(messages), "log_group": [group] * len(messages),
+                                        "log_stream": [stream] * len(messages), "message": messages}), "logs")
 
 
 def test_request_records_values() -> None:
@@ -81,6 +80,32 @@ def test_requests_from_export_file_end_to_end() -> None:
     req = requests_from_logs(logs, report=report)
     assert req.select("service", "operation", "status_code").rows() == [("kb-search", "GetTicket", 200)]
     assert [(b.file, b.content) for b in report.bad] == [("/ecs/kb-search/s", '{"status": 500, "latency_ms"')]
+
+
+def test_bad_records_name_the_file_and_line_columns() -> None:
+    data = (b"2026-11-02T00:00:00.000Z ERROR boom\n"
+            b"  at frame\n"  # a continuation: events and lines are not numbered alike
+            b'2026-11-02T00:00:01.000Z {"status": 500, "latency_ms"\n'
+            b'2026-11-02T00:00:02.000Z {"status": 200, "latency_ms": 5}\n')
+    report = LoadReport()
+    logs = logs_from_export_file(data, file="f.gz", log_group="/ecs/kb-search", log_stream="s", report=report,
+                                 with_line=True).with_columns(file=pl.lit("exports/f.gz"))
+    requests_from_logs(logs, report=report)
+    assert [(b.file, b.line) for b in report.bad] == [("exports/f.gz", 3)]
+
+
+def test_identical_request_lines_are_two_requests_and_copies_one() -> None:
+    line = '{"status": 200, "latency_ms": 5.0, "route": "GET /t"}'
+    twice = _logs([line, line])
+    assert twice["occurrence"].to_list() == [0, 1]
+    req = requests_from_logs(twice, report=LoadReport())
+    assert req.height == 2 and req["occurrence"].to_list() == [0, 1]
+    # the same two events read from two inputs (export and Insights): still two requests
+    copies = pl.concat([twice, twice])
+    assert requests_from_logs(copies, report=LoadReport())["occurrence"].to_list() == [0, 1]
+    # ... and the same line in another stream is another event, so another request
+    other = pl.concat([twice, _logs([line], stream="t")])
+    assert requests_from_logs(other, report=LoadReport())["occurrence"].to_list() == [0, 1, 2]
 
 
 def test_empty_and_no_requests() -> None:
