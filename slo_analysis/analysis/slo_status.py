@@ -7,13 +7,18 @@
    ``logs`` frame (:func:`ticket_events_from_logs`), right-censored at the window end; the threshold is
    the ``N`` of the metric name unless given. Falls back to the count metrics when the logs hold no
    ticket events.
-2. **period-based** SLOs: the SLO's ``sli`` metric series (e.g. ``ApplicationSignals`` ``Latency``
-   p99 per minute) from the ``metrics`` frame, against the SLO's threshold and comparison, on the
-   SLO's own period, with the missing-data policy ``missing`` (default ``"good"``).
+2. **period-based** SLOs with a threshold: the SLO's ``sli`` metric series (e.g. ``ApplicationSignals``
+   ``Latency`` p99 per minute) from the ``metrics`` frame, against the SLO's threshold and comparison,
+   on the SLO's own period, with the missing-data policy ``missing`` (default ``"good"``) and the
+   SLO's ``slice_target`` (share of good datapoints a period needs; default all).
 3. **request-based availability / latency** with a service and operation: the ``requests`` frame
    when it holds rows of that service and operation in the window (exact per-request counts);
    otherwise the count metrics (``Fault`` Sum over ``Latency`` SampleCount).
 4. **request-based ratio** SLOs: the good/bad/total count metrics.
+5. **period-based ratio** SLOs (OpenSLO ``Timeslices`` / ``RatioTimeslices`` on a ratio metric): the
+   event counts of 1. or 4. on the SLO's slice grid (``slo.period_s``), turned into slices by
+   ``core.sli.timeslices_sli`` (good when the slice's ratio reaches ``slo.slice_target``) or
+   ``core.sli.ratio_timeslices_sli`` (the slice's ratio), with the missing-data policy ``missing``.
 
 ``source`` forces one of ``"requests"``, ``"metrics"``, ``"events"``. The SLO's exclusion windows
 are applied last.
@@ -28,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -43,8 +49,10 @@ from slo_analysis.core.sli import (
     apply_exclusions,
     first_response_sli,
     period_sli_from_series,
+    ratio_timeslices_sli,
     request_sli_from_counts,
     request_sli_from_requests,
+    timeslices_sli,
 )
 
 if TYPE_CHECKING:
@@ -110,7 +118,7 @@ def _first_response_threshold(slo: SLO) -> float | None:
 
 def sli_source(slo: SLO) -> Literal["requests", "metrics", "events"]:
     """The SLI source :func:`sli_for_slo` prefers for ``slo`` (before checking the data is there)."""
-    if slo.method == "request" and _first_response_threshold(slo) is not None:
+    if _counts_based(slo) and _first_response_threshold(slo) is not None:
         return "events"
     if slo.method == "request" and slo.sli_kind in ("availability", "latency") and slo.service and slo.operation:
         return "requests"
@@ -130,7 +138,7 @@ def sli_for_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime]
     window : (datetime, datetime)
         ``[start, end)``, a whole number of periods long (see ``core.sli.align_window``).
     period_s : int
-        period of request-based SLIs; period-based SLOs use their own ``slo.period_s``.
+        period of request-based SLIs; period-based SLOs use their own ``slo.period_s`` (their slice).
     source : {"auto", "requests", "metrics", "events"}
     missing : {"good", "bad", "exclude"}
         missing-data policy of period-based SLIs.
@@ -147,6 +155,17 @@ def sli_for_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime]
     if first_response_threshold_s is not None and source == "auto":
         chosen = "events"
     sli: SliSeries
+    if slo.method == "period" and slo.sli_kind == "ratio":
+        # time slices from event counts on the slice grid
+        assert slo.period_s is not None
+        counts = sli_for_slo(frames, _as_counts(slo), window, slo.period_s, source=source,
+                             first_response_threshold_s=first_response_threshold_s)
+        if slo.budgeting == "ratio_timeslices":
+            sli = ratio_timeslices_sli(counts, missing=missing)
+        else:
+            assert slo.slice_target is not None
+            sli = timeslices_sli(counts, slo.slice_target, missing=missing)
+        return apply_exclusions(sli, slo.exclusion_windows) if slo.exclusion_windows else sli
     if chosen == "events":
         if threshold_s is None:
             raise SliError(f"SLO {slo.name}: a first-response SLI needs first_response_threshold_s")
@@ -169,7 +188,7 @@ def sli_for_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime]
         if finest is not None:
             series = series.filter(pl.col("period_s") == finest)
         sli = period_sli_from_series(series.select("timestamp", "value"), slo.threshold, slo.comparison, window,
-                                     slo.period_s, missing=missing)
+                                     slo.period_s, missing=missing, slice_target=slo.slice_target)
     elif chosen == "requests":
         req = frame_of(frames, "requests").filter(
             (pl.col("service") == slo.service) & (pl.col("operation") == slo.operation)
@@ -182,6 +201,17 @@ def sli_for_slo(frames: FrameSource, slo: SLO, window: tuple[datetime, datetime]
     else:
         sli = request_sli_from_counts(frame_of(frames, "metrics"), slo, window, period_s)
     return apply_exclusions(sli, slo.exclusion_windows) if slo.exclusion_windows else sli
+
+
+def _counts_based(slo: SLO) -> bool:
+    """Whether the SLI counts events: request-based SLOs and period-based ratio SLOs (per slice)."""
+    return slo.method == "request" or slo.sli_kind == "ratio"
+
+
+def _as_counts(slo: SLO) -> SLO:
+    """The request-based (occurrences) twin of a period-based ratio SLO: same metrics, events counted."""
+    return dataclasses.replace(slo, method="request", period_s=None, budgeting=None, slice_target=None,
+                               exclusion_windows=())
 
 
 def slis_for_slos(frames: FrameSource, slos: list[SLO], window: tuple[datetime, datetime],

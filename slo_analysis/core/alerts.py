@@ -1,10 +1,21 @@
 """Burn-rate alert policies as data, and backtests of them over an SLI's history.
 
 A rule fires at a step when *every* one of its look-back windows burns strictly above its factor
-(``burn > factor``, as in ``rate > factor * (1 - SLO)``), evaluated at the end of each period; with
-``for_s`` (pyrra's ``for:``) the condition must have held that long first. It resets at the first
-step where the condition no longer holds. Budget consumed when a rule fires at its factor is
+(``burn > factor``, as in ``rate > factor * (1 - SLO)``; ``op="gte"`` for ``>=``, as an OpenSLO
+``AlertCondition`` may say), evaluated at the end of each period; with ``for_s`` (pyrra's ``for:``,
+OpenSLO's ``alertAfter``) the condition must have held that long first. It resets at the first step
+where the condition no longer holds. Budget consumed when a rule fires at its factor is
 ``factor x long window / SLO period``.
+
+Burn rates within :data:`BURN_TOLERANCE` x ``max(factor, 1)`` of the factor count as *equal* to it.
+Windowed sums are differences of cumulative sums, whose rounding error (about 1e-13 relative on a few
+days of 1-second periods, growing with history length / window) would otherwise let a steady burn
+exactly at the factor (1.44 % errors at 99.9 % against 14.4) fire at a random step. A burn above the
+factor by more than the tolerance (1e-9 relative: 14.400000015 for 14.4) still fires.
+
+The SLO period of "budget consumed" is the SLO's own interval when the SLO itself is passed
+(``backtest(sli, slo, ...)``; a calendar month is the month of the SLI's last period); with a bare
+target it is ``slo_period_s``, 30 days unless given.
 
 Policies (sources):
 
@@ -31,13 +42,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import polars as pl
 
 from slo_analysis.core.budget import burn_rates, sli_parts, window_label
+from slo_analysis.core.model import SLO, interval_length
 from slo_analysis.core.windows import mask_windows
 
 __all__ = [
@@ -45,6 +58,7 @@ __all__ = [
     "AlertPolicy",
     "BacktestResult",
     "DAY_S",
+    "BURN_TOLERANCE",
     "workbook_policy",
     "sloth_policy",
     "pyrra_policy",
@@ -56,6 +70,8 @@ __all__ = [
 ]
 
 DAY_S = 86400.0
+BURN_TOLERANCE = 1e-9
+"""Relative tolerance of burn-rate comparisons (module docstring)."""
 _TS = pl.Datetime("ms", "UTC")
 
 
@@ -75,12 +91,25 @@ class AlertRule:
     windows_s: tuple[float, ...]
     factor: float
     for_s: float = 0.0
+    op: str = "gt"
 
     def __post_init__(self) -> None:
         if not self.windows_s or any(w <= 0 for w in self.windows_s):
             raise ValueError(f"rule {self.name!r}: windows_s must be positive seconds, got {self.windows_s}")
         if self.factor < 0 or self.for_s < 0:
             raise ValueError(f"rule {self.name!r}: factor and for_s must be >= 0")
+        if self.op not in ("gt", "gte"):
+            raise ValueError(f"rule {self.name!r}: op must be 'gt' (burn > factor) or 'gte', got {self.op!r}")
+
+    def condition(self, burn: pl.Expr) -> pl.Expr:
+        """``burn > factor`` (``>=`` for ``gte``) with the :data:`BURN_TOLERANCE`: True where a window fires.
+
+        >>> r = AlertRule("r", "page", (3600.0,), 14.4)
+        >>> pl.select(at=r.condition(pl.lit(14.4 * (1 + 1e-13))), above=r.condition(pl.lit(14.4001))).row(0)
+        (False, True)
+        """
+        slack = BURN_TOLERANCE * max(self.factor, 1.0)
+        return burn >= self.factor - slack if self.op == "gte" else burn > self.factor + slack
 
     @property
     def long_s(self) -> float:
@@ -197,28 +226,51 @@ def application_signals_policy(
     return AlertPolicy(name, tuple(rules))
 
 
-def custom_policy(name: str, rules: Sequence[AlertRule | tuple[str, str, Sequence[float], float]]) -> AlertPolicy:
-    """A policy from rules or ``(name, severity, windows_s, factor)`` tuples.
+def custom_policy(
+    name: str, rules: Sequence[AlertRule | tuple[str, str, Sequence[float], float] | Mapping[str, Any]]
+) -> AlertPolicy:
+    """A policy from rules, ``(name, severity, windows_s, factor)`` tuples, or mappings of
+    :class:`AlertRule` fields (e.g. the ``rules`` of ``sources.openslo.alert_policies_from_openslo``).
 
     Examples
     --------
     >>> custom_policy("mine", [("fast", "page", (600, 60), 20.0)]).rules[0].long_s
     600.0
+    >>> custom_policy("slo", [{"name": "burn", "severity": "page", "windows_s": (3600.0,), "factor": 14.4,
+    ...                        "for_s": 300.0, "op": "gte"}]).rules[0].for_s
+    300.0
     """
-    out = [
-        r if isinstance(r, AlertRule) else AlertRule(r[0], r[1], tuple(float(w) for w in r[2]), float(r[3]))
-        for r in rules
-    ]
+    out = []
+    for r in rules:
+        if isinstance(r, AlertRule):
+            out.append(r)
+        elif isinstance(r, Mapping):
+            fields = {**r, "windows_s": tuple(float(w) for w in r["windows_s"]), "factor": float(r["factor"]),
+                      "for_s": float(r.get("for_s", 0.0))}
+            out.append(AlertRule(**fields))
+        else:
+            out.append(AlertRule(r[0], r[1], tuple(float(w) for w in r[2]), float(r[3])))
     return AlertPolicy(name, tuple(out))
+
+
+def _goal(sli: pl.DataFrame, target: float | SLO, slo_period_s: float | None) -> tuple[float, float]:
+    """(target, SLO period in seconds) from a bare target or an SLO (its interval, at the SLI's last period)."""
+    if isinstance(target, SLO):
+        if slo_period_s is None:
+            last = sli["timestamp"].max() if sli.height else None
+            at = last if isinstance(last, datetime) and target.interval.kind == "calendar" else None
+            slo_period_s = interval_length(target, at).total_seconds()
+        return target.target, float(slo_period_s)
+    return float(target), 30 * DAY_S if slo_period_s is None else float(slo_period_s)
 
 
 def alert_episodes(
     sli: Any,
-    target: float,
+    target: float | SLO,
     policy: AlertPolicy,
     *,
     period_s: float | None = None,
-    slo_period_s: float = 30 * DAY_S,
+    slo_period_s: float | None = None,
     burn: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """When each rule of a policy fired and reset over the SLI's history.
@@ -237,6 +289,7 @@ def alert_episodes(
     0
     """
     frame, p, _ = sli_parts(sli, period_s, "request")
+    target, slo_period_s = _goal(frame, target, slo_period_s)
     windows = sorted({w for r in policy.rules for w in r.windows_s})
     br = burn if burn is not None else burn_rates(frame, target, windows, period_s=p)
     p_ms = round(p * 1000)
@@ -244,7 +297,7 @@ def alert_episodes(
     parts = []
     for rule in policy.rules:
         cond = pl.all_horizontal(
-            [(pl.col(f"burn_{window_label(w)}") > rule.factor).fill_null(False) for w in rule.windows_s]
+            [rule.condition(pl.col(f"burn_{window_label(w)}")).fill_null(False) for w in rule.windows_s]
         )
         mask = br.select(cond).to_series()
         long_col = f"burn_{window_label(rule.long_s)}"
@@ -280,12 +333,12 @@ def alert_episodes(
 
 def backtest(
     sli: Any,
-    target: float,
+    target: float | SLO,
     policy: AlertPolicy,
     incidents: pl.DataFrame,
     *,
     period_s: float | None = None,
-    slo_period_s: float = 30 * DAY_S,
+    slo_period_s: float | None = None,
 ) -> BacktestResult:
     """Backtest an alert policy against known incidents (a frame with ``start`` and ``end``).
 
@@ -295,8 +348,43 @@ def backtest(
     consumed before detection is the integral of the per-period burn rate over ``[start, detected_at)``
     divided by the SLO period (a fraction of the SLO period's budget).
 
+    Parameters
+    ----------
+    sli : SliSeries or frame
+        ``timestamp``, ``good``, ``bad`` on a regular grid.
+    target : SLO or float
+        the SLO (its target, and its interval as the SLO period), or a bare target.
+    policy : AlertPolicy
+    incidents : polars.DataFrame
+        ``start`` and ``end`` of each known incident.
+    period_s : float, optional
+        the SLI's period when ``sli`` is a bare frame.
+    slo_period_s : float, optional
+        the SLO period in seconds; default the SLO's interval length, or 30 days for a bare target.
+
     Examples
     --------
+    The demo's CreateTicket availability SLO (7 days rolling) against its own incident window, with
+    pyrra's rules for a 7-day SLO: detected one minute after the onset, having burnt 1.98 % of the
+    week's budget (0.46 % of a 30-day budget, the default for a bare target):
+
+    >>> import slo_analysis as sa
+    >>> from slo_analysis.analysis import sli_for_slo
+    >>> from slo_analysis.core import align_window, incident_windows, interval_length, slos_from_frame
+    >>> snap = sa.store.Snapshot.open(demo_snapshot())
+    >>> slo = next(s for s in slos_from_frame(snap.read("slos")) if s.name == "CreateTicket-Availability")
+    >>> sli = sli_for_slo(snap, slo, align_window(snap.window, 60))
+    >>> incidents = incident_windows(sli, slo.target)
+    >>> week = interval_length(slo).total_seconds()
+    >>> r = backtest(sli, slo, pyrra_policy(week), incidents)
+    >>> r.incidents["delay_s"][0], round(r.incidents["budget_consumed_before_detection"][0], 4)
+    (60.0, 0.0198)
+    >>> round(backtest(sli, slo.target, pyrra_policy(week), incidents).summary[
+    ...     "mean_budget_consumed_before_detection"], 4)
+    0.0046
+
+    A synthetic ten-minute outage:
+
     >>> import polars as pl
     >>> from datetime import datetime, timezone
     >>> ts = pl.datetime_range(datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 1, 3,
@@ -309,6 +397,7 @@ def backtest(
     ([60.0], 0)
     """
     frame, p, _ = sli_parts(sli, period_s, "request")
+    target, slo_period_s = _goal(frame, target, slo_period_s)
     alerts = alert_episodes(frame, target, policy, period_s=p, slo_period_s=slo_period_s)
     inc = incidents.select(pl.col("start").cast(_TS), pl.col("end").cast(_TS)).with_row_index("incident")
     pairs = inc.join(alerts.with_row_index("alert"), how="cross").filter(
@@ -369,17 +458,36 @@ def backtest(
 
 def compare_policies(
     sli: Any,
-    target: float,
+    target: float | SLO,
     policies: Sequence[AlertPolicy],
     incidents: pl.DataFrame,
     *,
     period_s: float | None = None,
-    slo_period_s: float = 30 * DAY_S,
+    slo_period_s: float | None = None,
 ) -> pl.DataFrame:
     """Backtest several policies and put their summaries side by side, one row per policy.
 
+    Parameters are those of :func:`backtest`.
+
     Examples
     --------
+    The demo's CreateTicket availability incident (as in :func:`backtest`), three policies for its
+    7-day period:
+
+    >>> import slo_analysis as sa
+    >>> from slo_analysis.analysis import sli_for_slo
+    >>> from slo_analysis.core import align_window, incident_windows, interval_length, slos_from_frame
+    >>> snap = sa.store.Snapshot.open(demo_snapshot())
+    >>> slo = next(s for s in slos_from_frame(snap.read("slos")) if s.name == "CreateTicket-Availability")
+    >>> sli = sli_for_slo(snap, slo, align_window(snap.window, 60))
+    >>> week = interval_length(slo).total_seconds()
+    >>> t = compare_policies(sli, slo, [workbook_policy(week), sloth_policy(week), pyrra_policy(week)],
+    ...                      incident_windows(sli, slo.target))
+    >>> t.select("policy", "detected", "false_pages", "max_delay_s").rows()
+    [('workbook', 1, 1, 0.0), ('sloth', 1, 1, 0.0), ('pyrra', 1, 1, 60.0)]
+
+    A single clean period and no incidents: one summary row per policy, in order:
+
     >>> import polars as pl
     >>> f = pl.DataFrame({"timestamp": [0], "good": [1.0], "bad": [0.0]},
     ...                  schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})

@@ -52,6 +52,7 @@ from slo_analysis.exceptions import SloAnalysisError
 __all__ = [
     "SLI_KINDS",
     "METHODS",
+    "BUDGETING_METHODS",
     "COMPARISONS",
     "DURATION_UNITS",
     "SloDefinitionError",
@@ -68,11 +69,13 @@ __all__ = [
 
 SliKind = Literal["availability", "latency", "ratio", "threshold"]
 Method = Literal["request", "period"]
+Budgeting = Literal["occurrences", "timeslices", "ratio_timeslices"]
 Comparison = Literal["LessThan", "LessThanOrEqualTo", "GreaterThan", "GreaterThanOrEqualTo"]
 DurationUnit = Literal["MINUTE", "HOUR", "DAY", "MONTH"]
 
 SLI_KINDS: tuple[str, ...] = ("availability", "latency", "ratio", "threshold")
 METHODS: tuple[str, ...] = ("request", "period")
+BUDGETING_METHODS: tuple[str, ...] = ("occurrences", "timeslices", "ratio_timeslices")
 COMPARISONS: tuple[str, ...] = ("LessThan", "LessThanOrEqualTo", "GreaterThan", "GreaterThanOrEqualTo")
 DURATION_UNITS: tuple[str, ...] = ("MINUTE", "HOUR", "DAY", "MONTH")
 _FIXED = {"MINUTE": timedelta(minutes=1), "HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
@@ -157,6 +160,19 @@ class ExclusionWindow:
 
     A one-off window has ``start`` and no ``recurrence``. ``recurrence`` is ``rate(N unit)``
     (anchored at ``start``) or ``cron(...)`` (``start``, when given, is the earliest occurrence).
+
+    Examples
+    --------
+    A nightly two-hour maintenance window over the demo snapshot's three days:
+
+    >>> import slo_analysis as sa
+    >>> window = sa.store.Snapshot.open(demo_snapshot()).window
+    >>> nightly = ExclusionWindow(duration=2, unit="HOUR", recurrence="cron(0 3 * * ? *)", reason="maintenance")
+    >>> [(s.strftime("%d %H:%M"), e.strftime("%H:%M")) for s, e in nightly.occurrences(window)]
+    [('02 03:00', '05:00'), ('03 03:00', '05:00'), ('04 03:00', '05:00')]
+    >>> ExclusionWindow.from_aws({"Window": {"Duration": 30, "DurationUnit": "MINUTE"},
+    ...                           "StartTime": "2026-11-03T14:00:00Z"}).occurrences(window)[0][1].strftime("%H:%M")
+    '14:30'
     """
 
     duration: int
@@ -329,6 +345,17 @@ class SLO:
         remaining-budget fraction below which the status is WARNING (default 0.5).
     period_s : int, optional
         period-based SLOs only, 60..900 seconds (Application Signals' range).
+    budgeting : {"occurrences", "timeslices", "ratio_timeslices"}, optional
+        OpenSLO's ``budgetingMethod``; by default ``occurrences`` for request-based SLOs and
+        ``timeslices`` for period-based ones. ``occurrences``: attainment = good events / events.
+        ``timeslices``: a slice (period) is good when its value, or its ratio of good events, meets the
+        slice target; attainment = good slices / slices. ``ratio_timeslices`` (ratio SLIs only):
+        attainment = the mean of the slices' good-event ratios.
+    slice_target : float, optional
+        OpenSLO's ``timeSliceTarget``, in ``(0, 1]``, for ``timeslices`` only: the fraction a slice must
+        reach to be good (its good-event ratio for a ratio SLI, its share of good datapoints for a
+        threshold SLI, where the default is 1: every datapoint must be good). Required by a period-based
+        ratio SLO with ``timeslices`` budgeting.
     metrics : tuple of MetricRef
         the metrics the SLI reads, by role (``sli``, ``good``, ``bad``, ``total``).
     burn_rate_windows_min : tuple of int
@@ -360,6 +387,8 @@ class SLO:
     exclusion_windows: tuple[ExclusionWindow, ...] = ()
     source: str = "python"
     description: str | None = None
+    budgeting: Budgeting | None = None
+    slice_target: float | None = None
 
     def __post_init__(self) -> None:  # noqa: C901 - one check per field, in field order
         def bad(fld: str, problem: str) -> SloDefinitionError:
@@ -413,6 +442,7 @@ class SLO:
                 raise bad("period_s", f"period-based SLOs need period_s in 60..900 seconds, got {self.period_s!r}")
         elif self.period_s is not None:
             raise bad("period_s", "only period-based SLOs have a period")
+        self._check_budgeting(bad)
         for i, w in enumerate(self.burn_rate_windows_min):
             if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 10080:
                 raise bad(f"burn_rate_windows_min[{i}]", f"must be an integer in 1..10080 minutes, got {w!r}")
@@ -429,6 +459,29 @@ class SLO:
         object.__setattr__(self, "metrics", tuple(self.metrics))
         object.__setattr__(self, "burn_rate_windows_min", tuple(self.burn_rate_windows_min))
         object.__setattr__(self, "exclusion_windows", tuple(self.exclusion_windows))
+
+    def _check_budgeting(self, bad: Any) -> None:
+        """Validate ``budgeting`` and ``slice_target`` against the method and SLI kind (fills the default)."""
+        budgeting = self.budgeting or ("occurrences" if self.method == "request" else "timeslices")
+        if budgeting not in BUDGETING_METHODS:
+            raise bad("budgeting", f"must be one of {', '.join(BUDGETING_METHODS)}, got {budgeting!r}")
+        if (budgeting == "occurrences") != (self.method == "request"):
+            raise bad("budgeting", f"{budgeting} budgeting does not go with a {self.method}-based SLO "
+                      "(occurrences is request-based; timeslices and ratio_timeslices are period-based)")
+        if budgeting == "ratio_timeslices" and self.sli_kind != "ratio":
+            raise bad("budgeting", f"ratio_timeslices averages good-event ratios: it needs a ratio SLI, "
+                      f"not {self.sli_kind}")
+        st = self.slice_target
+        if st is not None:
+            if isinstance(st, bool) or not isinstance(st, int | float) or not 0 < st <= 1:
+                raise bad("slice_target", f"must be a fraction in (0, 1], got {st!r}")
+            if budgeting != "timeslices":
+                raise bad("slice_target", f"only timeslices budgeting has a slice target, not {budgeting}")
+            object.__setattr__(self, "slice_target", float(st))
+        elif budgeting == "timeslices" and self.sli_kind == "ratio":
+            raise bad("slice_target", "a period-based ratio SLO with timeslices budgeting needs the ratio a "
+                      "slice must reach to be good (OpenSLO timeSliceTarget)")
+        object.__setattr__(self, "budgeting", budgeting)
 
     def metric(self, role: str) -> MetricRef | None:
         """The metric with ``role`` (``sli``, ``good``, ``bad``, ``total``), or None."""
@@ -495,6 +548,7 @@ def _from_fields(row: Mapping[str, Any], *, metrics: Sequence[MetricRef] = (),
                comparison=r.get("comparison"),
                warning_threshold=0.5 if r.get("warning_threshold") is None else r["warning_threshold"],
                period_s=r.get("period_s"), metrics=tuple(metrics), burn_rate_windows_min=tuple(burn),
+               budgeting=r.get("budgeting"), slice_target=r.get("slice_target"),
                exclusion_windows=tuple(exclusions), source=r.get("source") or "python",
                description=r.get("description"))
 
@@ -673,9 +727,40 @@ def _from_openslo(row: Mapping[str, Any], doc: Any) -> SLO:
             overrides[fld] = dims[dim]
     if isinstance(spec, Mapping) and isinstance(spec.get("description"), str):
         overrides["description"] = spec["description"]
+    if isinstance(spec, Mapping):
+        budgeting = spec.get("budgetingMethod")
+        if budgeting is not None:
+            if budgeting not in _OPENSLO_BUDGETING:
+                raise SloDefinitionError(row.get("name"), "spec.budgetingMethod",
+                                         f"must be one of {', '.join(_OPENSLO_BUDGETING)}, got {budgeting!r}")
+            overrides["budgeting"] = _OPENSLO_BUDGETING[budgeting]
+        objective = _openslo_objective(row.get("name"), spec.get("objectives"))
+        if isinstance(objective, Mapping) and overrides.get("budgeting") == "timeslices":
+            overrides["slice_target"] = objective.get("timeSliceTarget")
     period = row.get("period_s")
     metrics = [MetricRef(m.role, m.namespace, m.metric, m.dimensions, m.statistic, period) for m in metrics]
-    return _from_fields(row, metrics=metrics, overrides=overrides)
+    try:
+        return _from_fields(row, metrics=metrics, overrides=overrides)
+    except SloDefinitionError as exc:
+        fld = {"budgeting": "spec.budgetingMethod", "slice_target": "timeSliceTarget"}.get(exc.field, exc.field)
+        raise SloDefinitionError(exc.slo, fld, exc.problem) from exc
+
+
+_OPENSLO_BUDGETING = {"Occurrences": "occurrences", "Timeslices": "timeslices", "RatioTimeslices": "ratio_timeslices"}
+
+
+def _openslo_objective(name: Any, objectives: Any) -> Any:
+    """The objective of one row: the only one, or the one the row's name ends with (``<slo>/<displayName>``
+    or ``<slo>/<index>``)."""
+    if not isinstance(objectives, list) or not objectives:
+        return None
+    if len(objectives) == 1:
+        return objectives[0]
+    label = str(name).rsplit("/", 1)[-1]
+    for i, obj in enumerate(objectives):
+        if isinstance(obj, Mapping) and (obj.get("displayName") == label or str(i) == label):
+            return obj
+    return None
 
 
 def slos_from_frame(df: pl.DataFrame) -> list[SLO]:
@@ -685,6 +770,17 @@ def slos_from_frame(df: pl.DataFrame) -> list[SLO]:
     ------
     SloDefinitionError
         for the first invalid row, naming the SLO and the field.
+
+    Examples
+    --------
+    The demo's SLOs, from Application Signals JSON and the same ones from OpenSLO YAML:
+
+    >>> import slo_analysis as sa
+    >>> slos = slos_from_frame(sa.store.Snapshot.open(demo_snapshot()).read("slos"))
+    >>> [(s.source, s.method, s.budgeting) for s in slos if "atency" in s.name]
+    [('application-signals', 'period', 'timeslices'), ('openslo', 'period', 'timeslices')]
+    >>> next(s for s in slos if s.source == "openslo" and s.method == "period").slice_target
+    0.99
     """
     return [SLO.from_row(r) for r in df.iter_rows(named=True)]
 
@@ -718,6 +814,21 @@ def interval_bounds(slo: SLO, at: datetime) -> tuple[datetime, datetime]:
 
     Rolling: ``(at - length, at)``. Calendar: the calendar interval (``start + k x duration``)
     that contains ``at``.
+
+    Examples
+    --------
+    The demo's latency SLO (a rolling day) at the end of the demo snapshot, and the calendar month
+    that holds the demo:
+
+    >>> import slo_analysis as sa
+    >>> snap = sa.store.Snapshot.open(demo_snapshot())
+    >>> lat = next(s for s in slos_from_frame(snap.read("slos")) if s.name == "CreateTicket-Latency-p99")
+    >>> [t.strftime("%d %H:%M") for t in interval_bounds(lat, datetime(2026, 11, 5, tzinfo=UTC))]
+    ['04 00:00', '05 00:00']
+    >>> month = SLO(name="m", sli_kind="availability", method="request", target=0.999,
+    ...             interval=Interval("calendar", 1, "MONTH", datetime(2026, 1, 1, tzinfo=UTC)))
+    >>> [t.date().isoformat() for t in interval_bounds(month, snap.window[0])]
+    ['2026-11-01', '2026-12-01']
     """
     at = _utc(at, slo.name, "at")
     iv = slo.interval

@@ -14,7 +14,14 @@ Semantics
   period without a datapoint as good, ``"bad"`` as bad, ``"exclude"`` leaves it out (good = bad = 0).
   The default treats "no datapoint" as "nothing was served badly": Application Signals metrics have no
   datapoint in a minute without requests, and the demo's ground truth counts such periods as good.
-  When several datapoints fall in one period the period is good only if all of them are.
+  When several datapoints fall in one period the period is good only if all of them are, or, with a
+  ``slice_target`` (OpenSLO ``timeSliceTarget``), if at least that share of them is.
+- Time slices from event counts (OpenSLO ``Timeslices`` / ``RatioTimeslices`` on a ratio metric): the
+  counts of a request-based SLI on the slice grid become one slice per period.
+  :func:`timeslices_sli`: a slice is good (1) when ``good / (good + bad) >= slice_target``, else bad (1);
+  :func:`ratio_timeslices_sli`: a slice scores ``good = ratio``, ``bad = 1 - ratio``, so attainment
+  (sum good / sum slices) is the mean of the slices' ratios. A slice without events follows the same
+  ``missing`` policy as a period without a datapoint.
 - First response (:func:`first_response_sli`): the window end is the moment of observation. A ticket
   counts in the period of its creation; it is good when its first response (before the window end)
   came within the threshold (``<=``), bad when it came later, bad when still unanswered and more than
@@ -50,6 +57,8 @@ __all__ = [
     "request_sli_from_counts",
     "period_sli_from_series",
     "first_response_sli",
+    "timeslices_sli",
+    "ratio_timeslices_sli",
     "apply_exclusions",
 ]
 
@@ -122,7 +131,21 @@ def align_window(window: Window, period_s: int) -> Window:
 
 
 def period_grid(window: Window, period_s: int) -> pl.Series:
-    """The period starts of ``window`` as a ``Datetime("ms", "UTC")`` series named ``timestamp``."""
+    """The period starts of ``window`` as a ``Datetime("ms", "UTC")`` series named ``timestamp``.
+
+    Examples
+    --------
+    >>> t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    >>> period_grid((t0, t0 + timedelta(minutes=3)), 60).dt.strftime("%H:%M").to_list()
+    ['00:00', '00:01', '00:02']
+
+    The hourly grid of the demo snapshot (three days; its window ends a few seconds before midnight):
+
+    >>> import slo_analysis as sa
+    >>> grid = period_grid(align_window(sa.store.Snapshot.open(demo_snapshot()).window, 3600), 3600)
+    >>> grid.len(), grid[-1].strftime("%d %H:%M")
+    (72, '04 23:00')
+    """
     start, p, n = _grid(window, period_s)
     return pl.Series("timestamp", start + np.arange(n, dtype=np.int64) * p).cast(pl.Datetime("ms", "UTC"))
 
@@ -194,6 +217,19 @@ def request_sli_from_requests(requests: Frame, slo: SLO, window: Window, period_
     -------
     SliSeries
         method ``request``; good and bad are request counts per period.
+
+    Examples
+    --------
+    CreateTicket availability over the demo's incident hours (3 November, 14:00 to 16:00), per hour:
+
+    >>> import slo_analysis as sa
+    >>> from slo_analysis.core.model import slos_from_frame
+    >>> snap = sa.store.Snapshot.open(demo_snapshot())
+    >>> slo = next(s for s in slos_from_frame(snap.read("slos")) if s.name == "CreateTicket-Availability")
+    >>> t0 = datetime(2026, 11, 3, 14, tzinfo=UTC)
+    >>> sli = request_sli_from_requests(snap.scan("requests"), slo, (t0, t0 + timedelta(hours=2)), 3600)
+    >>> sli.frame["good"].to_list(), sli.frame["bad"].to_list()
+    ([103.0, 98.0], [6.0, 2.0])
     """
     start, p, n = _grid(window, period_s)
     lf = _need(requests, ("timestamp", "service", "operation", "latency_ms", "fault"), "requests")
@@ -255,6 +291,22 @@ def request_sli_from_counts(metrics: Frame, slo: SLO, window: Window, period_s: 
     -------
     SliSeries
         method ``request``.
+
+    Examples
+    --------
+    The same demo hours as :func:`request_sli_from_requests`, from the SLO's ``Latency`` SampleCount
+    (total) and ``Fault`` Sum (bad) metrics: the same counts.
+
+    >>> import slo_analysis as sa
+    >>> from slo_analysis.core.model import slos_from_frame
+    >>> snap = sa.store.Snapshot.open(demo_snapshot())
+    >>> slo = next(s for s in slos_from_frame(snap.read("slos")) if s.name == "CreateTicket-Availability")
+    >>> [(m.role, m.metric, m.statistic) for m in slo.metrics]
+    [('total', 'Latency', 'SampleCount'), ('bad', 'Fault', 'Sum')]
+    >>> t0 = datetime(2026, 11, 3, 14, tzinfo=UTC)
+    >>> sli = request_sli_from_counts(snap.scan("metrics"), slo, (t0, t0 + timedelta(hours=2)), 3600)
+    >>> sli.frame["good"].to_list(), sli.frame["bad"].to_list()
+    ([103.0, 98.0], [6.0, 2.0])
     """
     start, p, n = _grid(window, period_s)
     lf = _need(metrics, ("timestamp", "namespace", "metric", "dimensions", "stat", "period_s", "value"), "metrics")
@@ -275,7 +327,7 @@ def request_sli_from_counts(metrics: Frame, slo: SLO, window: Window, period_s: 
 
 
 def period_sli_from_series(series: Frame, threshold: float, comparison: str, window: Window, period_s: int, *,
-                           missing: MissingPolicy = "good") -> SliSeries:
+                           missing: MissingPolicy = "good", slice_target: float | None = None) -> SliSeries:
     """A period-based SLI: each period is good when its value compares well with the threshold.
 
     Parameters
@@ -290,14 +342,31 @@ def period_sli_from_series(series: Frame, threshold: float, comparison: str, win
     period_s : int
     missing : {"good", "bad", "exclude"}
         a period without a value is good (default), bad, or not counted (good = bad = 0).
+    slice_target : float, optional
+        the share of a period's datapoints that must be good for the period to be good, in ``(0, 1]``
+        (OpenSLO ``timeSliceTarget``); by default all of them.
 
     Returns
     -------
     SliSeries
         method ``period``; good and bad are 1.0 / 0.0 per period.
+
+    Examples
+    --------
+    The demo's p99 latency per minute against 800 ms, on the first hour of the demo:
+
+    >>> import slo_analysis as sa
+    >>> m = sa.store.Snapshot.open(demo_snapshot()).scan("metrics")
+    >>> p99 = m.filter((pl.col("metric") == "Latency") & (pl.col("stat") == "p99") & (pl.col("period_s") == 60)
+    ...                & (pl.col("dimensions").str.contains("Operation=CreateTicket,")))
+    >>> t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    >>> sli = period_sli_from_series(p99, 800.0, "LessThan", (t0, t0 + timedelta(hours=1)), 60)
+    >>> sli.frame.height, sli.frame["good"].sum(), sli.method
+    (60, 60.0, 'period')
     """
     if missing not in ("good", "bad", "exclude"):
         raise SliError(f"missing-data policy must be 'good', 'bad' or 'exclude', got {missing!r}")
+    _check_slice_target(slice_target)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
         raise SliError(f"threshold must be a finite number, got {threshold!r}")
     start, p, n = _grid(window, period_s)
@@ -305,11 +374,123 @@ def period_sli_from_series(series: Frame, threshold: float, comparison: str, win
     v = pl.col("value").cast(pl.Float64)
     df = (_index(lf, start, p, n).filter(v.is_not_null() & v.is_not_nan())
           .select("_i", _bad=(~compare(v, float(threshold), comparison)).cast(pl.Float64)).collect())
-    seen = _bincount(df["_i"], None, n) > 0
-    any_bad = _bincount(df["_i"], df["_bad"], n) > 0
-    bad = np.where(seen, any_bad, missing == "bad").astype(np.float64)
-    good = np.where(seen, ~any_bad, missing == "good").astype(np.float64)
+    count = _bincount(df["_i"], None, n)
+    seen = count > 0
+    n_bad = _bincount(df["_i"], df["_bad"], n)
+    if slice_target is None:
+        ok = n_bad == 0
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ok = (count - n_bad) / count >= slice_target
+    bad = np.where(seen, ~ok, missing == "bad").astype(np.float64)
+    good = np.where(seen, ok, missing == "good").astype(np.float64)
     return _series(window, period_s, good, bad, "period")
+
+
+def _check_slice_target(slice_target: float | None) -> None:
+    if slice_target is not None and (isinstance(slice_target, bool) or not isinstance(slice_target, int | float)
+                                     or not 0 < slice_target <= 1):
+        raise SliError(f"slice_target must be a fraction in (0, 1], got {slice_target!r}")
+
+
+def _slice_ratios(counts: SliSeries, missing: MissingPolicy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(good and bad event ratios per slice, 0 without events; whether the slice had events)."""
+    if not isinstance(counts, SliSeries) or counts.method != "request":
+        raise SliError("time slices are built from a request-based SliSeries of event counts (e.g. "
+                       "request_sli_from_counts on the slice grid)")
+    if missing not in ("good", "bad", "exclude"):
+        raise SliError(f"missing-data policy must be 'good', 'bad' or 'exclude', got {missing!r}")
+    g, b = counts.frame["good"].to_numpy(), counts.frame["bad"].to_numpy()
+    total = g + b
+    seen = total > 0
+    safe = np.where(seen, total, 1.0)
+    return np.where(seen, g / safe, 0.0), np.where(seen, b / safe, 0.0), seen
+
+
+def _slices(counts: SliSeries, good: np.ndarray, bad: np.ndarray, seen: np.ndarray,
+            missing: MissingPolicy) -> SliSeries:
+    good = np.where(seen, good, 1.0 if missing == "good" else 0.0)
+    bad = np.where(seen, bad, 1.0 if missing == "bad" else 0.0)
+    frame = counts.frame.with_columns(good=pl.Series(good, dtype=pl.Float64), bad=pl.Series(bad, dtype=pl.Float64))
+    return SliSeries(frame, counts.period_s, "period")
+
+
+def timeslices_sli(counts: SliSeries, slice_target: float, *, missing: MissingPolicy = "good") -> SliSeries:
+    """OpenSLO ``Timeslices`` on a ratio SLI: a slice is good when its good-event ratio meets the target.
+
+    Parameters
+    ----------
+    counts : SliSeries
+        a request-based SLI whose period is the time slice (good and bad event counts per slice).
+    slice_target : float
+        ``timeSliceTarget`` in ``(0, 1]``: a slice is good when ``good / (good + bad) >= slice_target``.
+    missing : {"good", "bad", "exclude"}
+        a slice without events is good (default), bad, or not counted.
+
+    Returns
+    -------
+    SliSeries
+        method ``period``, same grid; good and bad are 1.0 / 0.0 per slice, so attainment is
+        good slices / slices.
+
+    Examples
+    --------
+    Tickets answered within 5 minutes, per 5-minute slice, on the first six hours of the demo; a slice
+    is good when 90 % of its tickets were answered in time:
+
+    >>> import slo_analysis as sa
+    >>> from slo_analysis.core.model import slos_from_frame
+    >>> snap = sa.store.Snapshot.open(demo_snapshot())
+    >>> fr = next(s for s in slos_from_frame(snap.read("slos")) if s.name == "FirstResponse-5m")
+    >>> t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    >>> counts = request_sli_from_counts(snap.scan("metrics"), fr, (t0, t0 + timedelta(hours=6)), 300)
+    >>> slices = timeslices_sli(counts, 0.9)
+    >>> slices.method, slices.frame.height, slices.frame["good"].sum(), slices.frame["bad"].sum()
+    ('period', 72, 71.0, 1.0)
+
+    One slice (05:25) had 1 of 2 tickets late: the only bad slice. Averaging ratios instead
+    (:func:`ratio_timeslices_sli`) charges it half a slice:
+
+    >>> ratio_timeslices_sli(counts).frame["bad"].sum()
+    0.5
+    """
+    _check_slice_target(slice_target)
+    if slice_target is None:
+        raise SliError("timeslices_sli needs a slice_target in (0, 1]")
+    ratio, _, seen = _slice_ratios(counts, missing)
+    ok = ratio >= slice_target
+    return _slices(counts, ok.astype(np.float64), (~ok).astype(np.float64), seen, missing)
+
+
+def ratio_timeslices_sli(counts: SliSeries, *, missing: MissingPolicy = "good") -> SliSeries:
+    """OpenSLO ``RatioTimeslices``: each slice scores its good-event ratio, so attainment is their mean.
+
+    Parameters
+    ----------
+    counts : SliSeries
+        a request-based SLI whose period is the time slice.
+    missing : {"good", "bad", "exclude"}
+        a slice without events scores 1 (default), 0, or is not counted.
+
+    Returns
+    -------
+    SliSeries
+        method ``period``, same grid; ``good = good / (good + bad)`` and ``bad = 1 - good`` per slice.
+
+    Examples
+    --------
+    Two slices, one with 9 of 10 requests good and one with 1 of 1: the mean ratio is 0.95, where
+    counting occurrences would give 10 / 11.
+
+    >>> t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    >>> f = pl.DataFrame({"timestamp": period_grid((t0, t0 + timedelta(minutes=10)), 300),
+    ...                   "good": [9.0, 1.0], "bad": [1.0, 0.0]})
+    >>> s = ratio_timeslices_sli(SliSeries(f, 300, "request"))
+    >>> s.frame["good"].to_list(), round(s.frame["good"].sum() / s.frame.height, 9)
+    ([0.9, 1.0], 0.95)
+    """
+    good, bad, seen = _slice_ratios(counts, missing)
+    return _slices(counts, good, bad, seen, missing)
 
 
 def first_response_sli(events: Frame, threshold_s: float, window: Window, period_s: int = 60) -> SliSeries:
@@ -332,6 +513,18 @@ def first_response_sli(events: Frame, threshold_s: float, window: Window, period
     SliSeries
         method ``request``; good and bad are ticket counts. A ticket unanswered at ``end`` is bad
         only when ``end - created > threshold``; otherwise it is not counted.
+
+    Examples
+    --------
+    Tickets answered within 5 minutes in the demo's first six hours, per hour:
+
+    >>> import slo_analysis as sa
+    >>> from slo_analysis.analysis.slo_status import ticket_events_from_logs
+    >>> events = ticket_events_from_logs(sa.store.Snapshot.open(demo_snapshot()).scan("logs"))
+    >>> t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    >>> sli = first_response_sli(events, 300, (t0, t0 + timedelta(hours=6)), 3600)
+    >>> sli.frame["good"].to_list(), sli.frame["bad"].to_list()
+    ([28.0, 29.0, 29.0, 27.0, 29.0, 26.0], [0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
     """
     if isinstance(threshold_s, bool) or not isinstance(threshold_s, int | float) or threshold_s < 0:
         raise SliError(f"threshold_s must be a non-negative number, got {threshold_s!r}")
@@ -361,6 +554,22 @@ def apply_exclusions(sli: SliSeries, windows: Iterable[ExclusionWindow | tuple[d
 
     ``windows`` holds :class:`~slo_analysis.core.model.ExclusionWindow` objects (expanded over the
     SLI's own window, :attr:`SliSeries.window`) or explicit ``(start, end)`` intervals.
+
+    Examples
+    --------
+    Excluding a maintenance hour from the demo's CreateTicket availability (the incident hours of
+    :func:`request_sli_from_requests`): its periods count neither good nor bad.
+
+    >>> import slo_analysis as sa
+    >>> from slo_analysis.core.model import slos_from_frame
+    >>> snap = sa.store.Snapshot.open(demo_snapshot())
+    >>> slo = next(s for s in slos_from_frame(snap.read("slos")) if s.name == "CreateTicket-Availability")
+    >>> t0 = datetime(2026, 11, 3, 14, tzinfo=UTC)
+    >>> sli = request_sli_from_requests(snap.scan("requests"), slo, (t0, t0 + timedelta(hours=2)), 3600)
+    >>> upgrade = ExclusionWindow(duration=1, unit="HOUR", start=t0, reason="database upgrade")
+    >>> out = apply_exclusions(sli, [upgrade])
+    >>> out.frame["good"].to_list(), out.frame["bad"].to_list()
+    ([0.0, 98.0], [0.0, 2.0])
     """
     if sli.frame.is_empty():
         return sli

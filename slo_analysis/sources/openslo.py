@@ -5,7 +5,11 @@ Mapping:
 - one row per objective; the name is ``<slo>`` or ``<slo>/<objective displayName>`` (or
   ``<slo>/<index>``) when the SLO has several objectives;
 - ``budgetingMethod`` Occurrences -> method ``request``; Timeslices / RatioTimeslices -> ``period``
-  with ``period_s`` from ``timeSliceWindow`` (a bare number means minutes, as the spec says);
+  with ``period_s`` from ``timeSliceWindow`` (a bare number means minutes, as the spec says).
+  Timeslices needs ``timeSliceTarget`` in (0, 1] (a slice is good when its good-event ratio, or its
+  share of good datapoints, reaches it); RatioTimeslices (attainment = the mean of the slices' ratios)
+  needs a ``ratioMetric`` and takes no ``timeSliceTarget``. The frame has no column for them:
+  ``core.model.SLO.from_row`` reads both from the ``definition``;
 - ``thresholdMetric`` -> sli_kind ``threshold`` (``op``/``value`` -> comparison/threshold);
   ``ratioMetric`` -> ``ratio``;
 - ``target`` or ``targetPercent`` / 100 (not both);
@@ -14,6 +18,20 @@ Mapping:
 - OpenSLO has no operation, environment or warning threshold: ``metadata.labels.operation`` and
   ``.environment`` are read when present, ``warning_threshold`` is the Application Signals
   default 0.5.
+
+AlertPolicy and AlertCondition documents (:func:`alert_policies_from_openslo`): each ``burnrate``
+condition, inline in ``spec.conditions`` or by ``conditionRef``, becomes one burn-rate rule as plain
+data, the fields of ``core.alerts.AlertRule`` (sources do not import the core; build the policy with
+``core.alerts.custom_policy(p["name"], p["rules"])``):
+
+- ``metadata.name`` -> ``name``; ``spec.severity`` -> ``severity``;
+- ``spec.condition.lookbackWindow`` -> ``windows_s`` (one window, seconds);
+- ``spec.condition.threshold`` -> ``factor``; ``op`` ``gt`` / ``gte`` -> ``op`` (``lt`` / ``lte``,
+  alerting on a *low* burn rate, are rejected: they are not burn-rate alerts a backtest can score);
+- ``spec.condition.alertAfter`` -> ``for_s`` (default 0).
+
+An SLO's ``spec.alertPolicies`` items (a name, ``{alertPolicyRef: name}`` or an inline AlertPolicy) link
+policies to SLOs.
 
 Errors name the file, the document (counted from 1) and the field, e.g.
 ``openslo.yaml: missing required key 'spec.objectives[0].target' in document 3 (SLO ticket-latency)``.
@@ -42,6 +60,7 @@ __all__ = [
     "API_VERSION",
     "KINDS",
     "slos_from_openslo",
+    "alert_policies_from_openslo",
     "slos_from_python",
     "parse_duration",
     "looks_like_openslo",
@@ -69,6 +88,14 @@ def parse_duration(value: Any) -> tuple[int, str]:
         raise ValueError(f"not a window duration (e.g. 28d, 4w, 1M): {value!r}")
     unit, mult = _UNIT_OF[m.group(2)]
     return int(m.group(1)) * mult, unit
+
+
+def _window_seconds(value: Any) -> float:
+    """A duration shorthand (``30s``, ``5m``, ``1h``, ``3d``, ``1w``) in seconds."""
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    if not m or m.group(2) not in _SECONDS or int(m.group(1)) < 0:
+        raise ValueError(f"not a duration (e.g. 5m, 1h, 3d): {value!r}")
+    return float(int(m.group(1)) * _SECONDS[m.group(2)])
 
 
 def _slice_seconds(value: Any) -> int:
@@ -165,7 +192,8 @@ def slos_from_openslo(text: str, *, file: str = "<memory>") -> pl.DataFrame:
 
     SLI documents are resolved for ``indicatorRef``; Service, AlertPolicy, AlertCondition,
     AlertNotificationTarget and DataSource documents are accepted (checked for a name) and do not
-    produce rows. The ``definition`` column holds the SLO document with its indicator inlined.
+    produce rows (:func:`alert_policies_from_openslo` reads the alert policies). The ``definition``
+    column holds the SLO document with its indicator inlined.
 
     Raises
     ------
@@ -174,9 +202,22 @@ def slos_from_openslo(text: str, *, file: str = "<memory>") -> pl.DataFrame:
     InputError
         invalid YAML, another apiVersion, an unknown kind or an invalid value.
     """
-    docs = [(i, _Doc(d, i, file)) for i, d in enumerate(_load(text, file), start=1) if d is not None]
-    slis: dict[str, Any] = {}
-    for _, d in docs:
+    docs = _documents(text, file)
+    slis = {str(d.get("metadata.name")): d.doc for d in docs if d.get("kind") == "SLI"}
+    rows = []
+    for d in docs:
+        if d.get("kind") == "SLO":
+            rows.extend(_slo_rows(d, slis))
+    cols = frames.schema("slos").columns
+    data = {c: pl.Series([r[c] for r in rows],
+                         dtype=pl.Datetime("us", "UTC") if cols[c] == frames.UTC_MS else cols[c]) for c in cols}
+    return frames.conform(pl.DataFrame(data), "slos")
+
+
+def _documents(text: str, file: str) -> list[_Doc]:
+    """The non-empty documents, each checked for a mapping, the apiVersion, a known kind and a name."""
+    docs = [_Doc(d, i, file) for i, d in enumerate(_load(text, file), start=1) if d is not None]
+    for d in docs:
         if not isinstance(d.doc, Mapping):
             raise d.error("", f"expected a mapping, found {type(d.doc).__name__}")
         if d.get("apiVersion", required=True) != API_VERSION:
@@ -184,17 +225,130 @@ def slos_from_openslo(text: str, *, file: str = "<memory>") -> pl.DataFrame:
         kind = d.string("kind", required=True)
         if kind not in KINDS:
             raise d.error("kind", f"unknown kind {kind!r}")
-        name = d.string("metadata.name", required=True)
-        if kind == "SLI":
-            slis[str(name)] = d.doc
-    rows = []
-    for _, d in docs:
-        if d.get("kind") == "SLO":
-            rows.extend(_slo_rows(d, slis))
-    cols = frames.schema("slos").columns
-    data = {c: pl.Series([r[c] for r in rows],
-                         dtype=pl.Datetime("us", "UTC") if cols[c] == frames.UTC_MS else cols[c]) for c in cols}
-    return frames.conform(pl.DataFrame(data), "slos")
+        d.string("metadata.name", required=True)
+    return docs
+
+
+def alert_policies_from_openslo(text: str, *, file: str = "<memory>") -> list[dict[str, Any]]:
+    """The burn-rate alert policies of multi-document ``openslo/v1`` YAML, as plain data, in document order.
+
+    Each policy is a dict: ``name``, ``description``, ``alert_when_breaching`` (``spec.alertWhenBreaching``,
+    default True), ``slos`` (names of the SLO documents whose ``spec.alertPolicies`` list it) and ``rules``:
+    one dict per condition with the fields of ``core.alerts.AlertRule`` (``name``, ``severity``,
+    ``windows_s``, ``factor``, ``for_s``, ``op``). Policies inlined in an SLO are included. See the module
+    docstring for the mapping.
+
+    Raises
+    ------
+    MissingKeyError
+        a required field is missing (names file, document and field).
+    InputError
+        invalid YAML, an unresolved ``conditionRef`` / ``alertPolicyRef``, a condition that is not a
+        ``burnrate`` with ``gt`` / ``gte``, or an invalid duration or threshold.
+
+    Examples
+    --------
+    >>> text = '''
+    ... apiVersion: openslo/v1
+    ... kind: AlertCondition
+    ... metadata: {name: burn-14x}
+    ... spec:
+    ...   severity: page
+    ...   condition: {kind: burnrate, op: gt, threshold: 14.4, lookbackWindow: 1h, alertAfter: 5m}
+    ... ---
+    ... apiVersion: openslo/v1
+    ... kind: AlertPolicy
+    ... metadata: {name: fast-burn}
+    ... spec:
+    ...   conditions: [{conditionRef: burn-14x}]
+    ... '''
+    >>> [p["rules"] for p in alert_policies_from_openslo(text)]
+    [[{'name': 'burn-14x', 'severity': 'page', 'windows_s': (3600.0,), 'factor': 14.4, 'for_s': 300.0, 'op': 'gt'}]]
+    """
+    docs = _documents(text, file)
+    conditions = {str(d.get("metadata.name")): d for d in docs if d.get("kind") == "AlertCondition"}
+    policies: dict[str, dict[str, Any]] = {}
+    for d in docs:
+        if d.get("kind") == "AlertPolicy":
+            policies[str(d.get("metadata.name"))] = _alert_policy(d, "", conditions)
+    for d in docs:
+        if d.get("kind") != "SLO":
+            continue
+        refs = d.get("spec.alertPolicies", default=[])
+        if not isinstance(refs, list):
+            raise d.error("spec.alertPolicies", "spec.alertPolicies must be a list")
+        for i, item in enumerate(refs):
+            path = f"spec.alertPolicies[{i}]"
+            if isinstance(item, Mapping) and item.get("kind") == "AlertPolicy":
+                name = str(d.string(f"{path}.metadata.name", required=True))
+                policies.setdefault(name, _alert_policy(d, f"{path}.", conditions))
+            else:
+                ref = item.get("alertPolicyRef") if isinstance(item, Mapping) else item
+                path += ".alertPolicyRef" if isinstance(item, Mapping) else ""
+                if not isinstance(ref, str) or ref not in policies:
+                    raise d.error(path, f"{path} {ref!r}: no AlertPolicy document of that name")
+                name = ref
+            policies[name]["slos"].append(str(d.get("metadata.name")))
+    return list(policies.values())
+
+
+def _alert_policy(d: _Doc, at: str, conditions: Mapping[str, _Doc]) -> dict[str, Any]:
+    """The AlertPolicy at path prefix ``at`` of document ``d`` (``""``: the document itself)."""
+    raw = d.get(f"{at}spec.conditions", required=True)
+    if not isinstance(raw, list) or not raw:
+        raise d.error(f"{at}spec.conditions", f"{at}spec.conditions must be a non-empty list")
+    breaching = d.get(f"{at}spec.alertWhenBreaching", default=True)
+    if not isinstance(breaching, bool):
+        raise d.error(f"{at}spec.alertWhenBreaching", f"{at}spec.alertWhenBreaching must be true or false")
+    rules = []
+    for i, item in enumerate(raw):
+        path = f"{at}spec.conditions[{i}]"
+        if isinstance(item, Mapping) and "conditionRef" in item:
+            ref = item["conditionRef"]
+            if not isinstance(ref, str) or ref not in conditions:
+                raise d.error(f"{path}.conditionRef",
+                              f"{path}.conditionRef {ref!r}: no AlertCondition document of that name")
+            rules.append(_burn_rule(conditions[ref], ""))
+        elif isinstance(item, Mapping):
+            rules.append(_burn_rule(d, f"{path}."))
+        else:
+            raise d.error(path, f"{path} must be an inline AlertCondition or a conditionRef")
+    return {"name": str(d.string(f"{at}metadata.name", required=True)),
+            "description": d.string(f"{at}spec.description"), "alert_when_breaching": breaching, "slos": [],
+            "rules": rules}
+
+
+_BURN_OPS = ("gt", "gte")
+
+
+def _burn_rule(d: _Doc, at: str) -> dict[str, Any]:
+    """An AlertCondition (at path prefix ``at`` of ``d``) as the fields of ``core.alerts.AlertRule``."""
+    c = f"{at}spec.condition"
+    if d.get(c) is not None and not isinstance(d.get(c), Mapping):
+        raise d.error(c, f"{c} must be a mapping")
+    kind = d.string(f"{c}.kind") or "burnrate"
+    if kind.lower() != "burnrate":
+        raise d.error(f"{c}.kind", f"{c}.kind {kind!r}: only burnrate conditions can be backtested")
+    op = d.string(f"{c}.op", required=True)
+    if op not in _BURN_OPS:
+        raise d.error(f"{c}.op", f"{c}.op {op!r}: a burn-rate alert fires on a high burn rate (gt or gte); "
+                                 "lt / lte cannot be backtested as one")
+    factor = d.number(f"{c}.threshold", required=True)
+    assert factor is not None
+    if not 0 <= factor < float("inf"):
+        raise d.error(f"{c}.threshold", f"{c}.threshold must be a finite number >= 0, got {factor}")
+    seconds = {}
+    for key, required in (("lookbackWindow", True), ("alertAfter", False)):
+        raw = d.get(f"{c}.{key}", required=required, default="0m")
+        try:
+            seconds[key] = _window_seconds(raw)
+        except ValueError as exc:
+            raise d.error(f"{c}.{key}", f"{c}.{key}: {exc}") from exc
+    if seconds["lookbackWindow"] <= 0:
+        raise d.error(f"{c}.lookbackWindow", f"{c}.lookbackWindow must be positive")
+    return {"name": str(d.string(f"{at}metadata.name", required=True)),
+            "severity": str(d.string(f"{at}spec.severity", required=True)),
+            "windows_s": (seconds["lookbackWindow"],), "factor": factor, "for_s": seconds["alertAfter"], "op": op}
 
 
 def _slo_rows(d: _Doc, slis: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -261,6 +415,7 @@ def _slo_rows(d: _Doc, slis: Mapping[str, Any]) -> list[dict[str, Any]]:
                 period_s = _slice_seconds(d.get(f"{p}.timeSliceWindow", required=True))
             except ValueError as exc:
                 raise d.error(f"{p}.timeSliceWindow", f"{p}.timeSliceWindow: {exc}") from exc
+        _check_slice_target(d, p, budgeting, kind)
         label = d.string(f"{p}.displayName") or str(i)
         rows.append({
             "name": name if len(objectives) == 1 else f"{name}/{label}",
@@ -274,6 +429,22 @@ def _slo_rows(d: _Doc, slis: Mapping[str, Any]) -> list[dict[str, Any]]:
             "definition": canonical_json(definition),
         })
     return rows
+
+
+def _check_slice_target(d: _Doc, p: str, budgeting: str, kind: str) -> None:
+    """``timeSliceTarget``: required in (0, 1] by Timeslices, absent otherwise; RatioTimeslices needs ratios."""
+    if budgeting == "RatioTimeslices" and kind != "ratio":
+        raise d.error("spec.budgetingMethod", "spec.budgetingMethod RatioTimeslices averages good-event ratios: "
+                                              "it needs a ratioMetric indicator")
+    slice_target = d.number(f"{p}.timeSliceTarget")
+    if budgeting == "Timeslices":
+        if slice_target is None:
+            raise MissingKeyError(d.file, f"{p}.timeSliceTarget", context=f"{d.where} (Timeslices budgeting)")
+        if not 0.0 < slice_target <= 1.0:
+            raise d.error(f"{p}.timeSliceTarget", f"{p}.timeSliceTarget must be in (0, 1], got {slice_target}")
+    elif slice_target is not None:
+        raise d.error(f"{p}.timeSliceTarget", f"{p}.timeSliceTarget is only used by Timeslices budgeting, "
+                                              f"not {budgeting}")
 
 
 def _calendar_start(d: _Doc) -> datetime:

@@ -24,6 +24,7 @@ from slo_analysis.core.alerts import (
     sloth_policy,
     workbook_policy,
 )
+from slo_analysis.core.model import SLO, Interval
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 PAGE = custom_policy("page", [AlertRule("page-1h", "page", (3600.0, 300.0), 14.4)])
@@ -136,3 +137,53 @@ def test_backtest_delay_budget_false_and_missed() -> None:
     table = compare_policies(f, 0.999, [workbook_policy(), sloth_policy(), pyrra_policy()], inc, period_s=60)
     assert table["policy"].to_list() == ["workbook", "sloth", "pyrra"]
     assert table["detected"].to_list() == [1, 1, 1]
+
+
+@pytest.mark.parametrize("every_s", [60.0, 6.0, 1.0])
+def test_exactly_burn_14_4_never_fires(every_s: float) -> None:
+    # 1.44 % errors at 99.9 % is burn 14.4 exactly; cumulative-sum rounding put it a few 1e-13 above 14.4,
+    # which used to fire after 12,480 s (1-minute grid) under the strict `>`
+    f = steady(0.0144, 3600, 6 * 3600, every_s)
+    assert first_fire_delay(f, 3600, every_s) is None
+
+
+def test_just_above_14_4_fires_on_time() -> None:
+    # 1.4401 %: burn 14.401 exceeds 14.4 by far more than the tolerance; detection after a clean hour is
+    # 0.001 / 0.014401 x 3600 s x 14.4 = 3599.75 s, so on a 1-minute grid the first period end after it: 3600 s
+    f = steady(0.014401, 3600, 3 * 3600, 60.0)
+    assert first_fire_delay(f, 3600, 60.0) == pytest.approx(3600.0)
+    # and 1.5 % still fires at 58 min (57.6 min rounded up to the grid)
+    assert first_fire_delay(steady(0.015, 3600, 7200, 60.0), 3600, 60.0) == pytest.approx(58 * 60.0)
+
+
+def test_gte_rule_fires_at_the_factor() -> None:
+    gte = custom_policy("gte", [AlertRule("page-1h", "page", (3600.0, 300.0), 14.4, op="gte")])
+    f = steady(0.0144, 3600, 3 * 3600, 60.0)
+    ep = alert_episodes(f, 0.999, gte, period_s=60)
+    # >= 14.4 is reached once the 1h window is all at 1.44 %: at the end of the 60th bad minute
+    assert (ep["fired_at"][0] - (T0 + timedelta(seconds=3600))).total_seconds() == 3600.0
+    with pytest.raises(ValueError, match="op"):
+        AlertRule("x", "page", (60.0,), 1.0, op="lt")
+
+
+def test_backtest_measures_budget_against_the_slos_own_interval() -> None:
+    # one minute of full outage (burn 1000) before detection
+    f = steady(1.0, 3600, 600, 60.0)
+    inc = pl.DataFrame({"start": [T0 + timedelta(seconds=3600)], "end": [T0 + timedelta(seconds=4200)]})
+    week = SLO(name="a", sli_kind="availability", method="request", target=0.999,
+               interval=Interval("rolling", 7, "DAY"))
+    r7 = backtest(f, week, PAGE, inc, period_s=60)
+    assert r7.incidents["budget_consumed_before_detection"][0] == pytest.approx(1000 * 60 / (7 * DAY_S))
+    # a bare target keeps the 30-day default; an explicit slo_period_s wins over the SLO's interval
+    r30 = backtest(f, 0.999, PAGE, inc, period_s=60)
+    assert r30.incidents["budget_consumed_before_detection"][0] == pytest.approx(1000 * 60 / (30 * DAY_S))
+    r1 = backtest(f, week, PAGE, inc, period_s=60, slo_period_s=DAY_S)
+    assert r1.incidents["budget_consumed_before_detection"][0] == pytest.approx(1000 * 60 / DAY_S)
+    # at fire the 1h window holds one outage minute: burn 1000 / 60; x 1 h / 7 d
+    assert alert_episodes(f, week, PAGE, period_s=60)["budget_consumed_at_fire"][0] == pytest.approx(
+        1000 / 60 * 3600 / (7 * DAY_S))
+    # a calendar month: the month of the SLI's last period (January 2024: 31 days)
+    month = SLO(name="m", sli_kind="availability", method="request", target=0.999,
+                interval=Interval("calendar", 1, "MONTH", datetime(2024, 1, 1, tzinfo=UTC)))
+    table = compare_policies(f, month, [PAGE], inc, period_s=60)
+    assert table["mean_budget_consumed_before_detection"][0] == pytest.approx(1000 * 60 / (31 * DAY_S))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -80,6 +81,17 @@ def test_calendar_month_lengths_are_real_months() -> None:
         ({"interval": Interval("rolling", 1, "WEEK")}, "interval.unit"),  # type: ignore[arg-type]
         ({"interval": Interval("calendar", 1, "MONTH")}, "interval.start"),
         ({"burn_rate_windows_min": (60, 20000)}, "burn_rate_windows_min[1]"),
+        ({"budgeting": "weekly"}, "budgeting"),
+        ({"budgeting": "timeslices"}, "budgeting"),  # a request-based SLO counts occurrences
+        ({"method": "period", "sli_kind": "ratio", "period_s": 300, "budgeting": "occurrences"}, "budgeting"),
+        ({"method": "period", "sli_kind": "latency", "threshold": 800, "comparison": "LessThan", "period_s": 60,
+          "budgeting": "ratio_timeslices"}, "budgeting"),
+        ({"method": "period", "sli_kind": "ratio", "period_s": 300}, "slice_target"),
+        ({"method": "period", "sli_kind": "ratio", "period_s": 300, "slice_target": 0.0}, "slice_target"),
+        ({"method": "period", "sli_kind": "ratio", "period_s": 300, "slice_target": 1.01}, "slice_target"),
+        ({"method": "period", "sli_kind": "ratio", "period_s": 300, "budgeting": "ratio_timeslices",
+          "slice_target": 0.9}, "slice_target"),
+        ({"slice_target": 0.9}, "slice_target"),
     ],
 )
 def test_validation_errors_name_the_field(kw: dict[str, object], field: str) -> None:
@@ -224,3 +236,26 @@ def test_slos_from_frame_names_the_bad_row() -> None:
 def test_exclusion_window_requires_start_for_one_off() -> None:
     with pytest.raises(SloDefinitionError, match="StartTime"):
         ExclusionWindow(duration=1, unit="HOUR")
+
+
+def test_budgeting_defaults_and_time_slice_fields() -> None:
+    assert _slo().budgeting == "occurrences" and _slo().slice_target is None
+    lat = _slo(method="period", sli_kind="latency", threshold=800, comparison="LessThan", period_s=60)
+    assert (lat.budgeting, lat.slice_target) == ("timeslices", None)
+    ts = _slo(method="period", sli_kind="ratio", period_s=300, slice_target=1)
+    assert (ts.budgeting, ts.slice_target) == ("timeslices", 1.0)
+    rt = _slo(method="period", sli_kind="ratio", period_s=300, budgeting="ratio_timeslices")
+    assert (rt.budgeting, rt.slice_target) == ("ratio_timeslices", None)
+
+
+def test_openslo_time_slices_reach_the_model() -> None:
+    from slo_analysis.sources.openslo import slos_from_openslo
+
+    text = (Path(__file__).parents[1] / "sources" / "data" / "openslo.yaml").read_text()
+    slos = {s.name: s for s in slos_from_frame(slos_from_openslo(text))}
+    lat = slos["create-ticket-latency"]
+    assert (lat.method, lat.budgeting, lat.slice_target, lat.period_s) == ("period", "timeslices", 0.99, 60)
+    ent = slos["first-response/enterprise"]
+    assert (ent.sli_kind, ent.method, ent.budgeting, ent.slice_target, ent.period_s) == (
+        "ratio", "period", "ratio_timeslices", None, 300)
+    assert slos["create-ticket-availability"].budgeting == "occurrences"
