@@ -222,6 +222,8 @@ def snapshot_cmd(
     log_group: Annotated[list[str] | None, typer.Option("--log-group", help="A log group to pull.")] = None,
     ecs_service: Annotated[list[str] | None, typer.Option(
         "--ecs-service", help="CLUSTER/SERVICE whose ECS deployments and events to fetch.")] = None,
+    function: Annotated[list[str] | None, typer.Option(
+        "--function", help="A Lambda function (name or ARN) whose versions and aliases to fetch (repeat).")] = None,
     source: Annotated[list[str] | None, typer.Option(
         "--source", help="Only these: metrics, slos, logs, traces, deployments, cloudtrail, alarms.")] = None,
     profile: Annotated[str | None, typer.Option(help="AWS profile (the standard credential chain applies).")] = None,
@@ -233,25 +235,39 @@ def snapshot_cmd(
     max_traces: Annotated[int, typer.Option(help="Cap on traces (faulted, errored, slowest always kept).")] = 500,
     trace_filter: Annotated[str | None, typer.Option(
         help='X-Ray filter expression (default: service("S") for each --service; "" for none).')] = None,
+    budget_step: Annotated[str, typer.Option(
+        help="Step of each --slo's budget history (BatchGetServiceLevelObjectiveBudgetReport): 1h, 15m, 1d; "
+             "at least 1m.")] = "1h",
 ) -> None:
     """Fetch everything a review needs about some services from a live account into a snapshot.
 
-    Read-only. Interrupt it and run it again: it resumes where it stopped, without duplicates."""
+    Read-only. Interrupt it and run it again: it resumes where it stopped, without duplicates.
+    Exit code 0: every source fetched; 1: the snapshot was written but some source failed (each is
+    named with the AWS operation that failed, e.g. one the endpoint does not support); 2: bad input;
+    130: interrupted (run it again to resume)."""
     import boto3
     from botocore.exceptions import BotoCoreError
 
     from slo_analysis.sources._io import to_datetime
     from slo_analysis.sources.aws import AwsSettings
-    from slo_analysis.store.live_snapshot import LATENCY_STATS, SOURCES, SnapshotRequest, take_snapshot
+    from slo_analysis.store.live_snapshot import LATENCY_STATS, SOURCES, SnapshotRequest, parse_step, take_snapshot
 
     try:
         window = (to_datetime(start), to_datetime(end))
     except ValueError as exc:
         typer.secho(f"error: --start/--end: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from exc
+    try:
+        step_s = parse_step(budget_step)
+    except SloAnalysisError as exc:
+        typer.secho(f"error: --budget-step: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from exc
     clusters: dict[str, list[str]] = {}
     for item in ecs_service or []:
         cluster, _, name = item.partition("/")
+        if not cluster or not name:
+            typer.secho(f"error: --ecs-service must be CLUSTER/SERVICE, not {item!r}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=2)
         clusters.setdefault(cluster, []).append(name)
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
@@ -262,7 +278,8 @@ def snapshot_cmd(
     request = SnapshotRequest(window=window, services=tuple(service), slos=tuple(slo or ()),
                               log_groups=tuple(log_group or ()), ecs_services=clusters,
                               sources=tuple(source or SOURCES), period_s=period, max_traces=max_traces,
-                              latency_stats=tuple(latency_stat or LATENCY_STATS), trace_filter=trace_filter)
+                              latency_stats=tuple(latency_stat or LATENCY_STATS), trace_filter=trace_filter,
+                              functions=tuple(function or ()), budget_step_s=step_s)
 
     def progress(stream: Iterator[Any], name: str) -> Iterator[Any]:
         return iter(tqdm(stream, desc=name, unit="call", leave=False))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import slo_analysis
 from slo_analysis import demo
 from slo_analysis.store import import_files
 
@@ -64,22 +67,41 @@ def fake_session() -> Any:
 
 
 # ----------------------------------------------------------------------------- least-privilege recorder
-# Every AWS operation made through slo_analysis.sources.aws.client during the run is recorded here;
-# tests/test_iam_policy.py (moved to the end of the run) checks each one against iam/*.json. Tests
-# create their set-up data (PutMetricData, CreateDeployment, ...) with plain boto3 clients, which are
-# not recorded: only what the package itself calls must be in the read-only policy.
+# Every AWS operation the package's own code makes through slo_analysis.sources.aws.client during the
+# run is recorded here; tests/test_iam_policy.py (moved to the end of the run) checks each one against
+# iam/*.json. Tests create their set-up data (PutMetricData, CreateDeployment, ...) with plain boto3
+# clients, which are not recorded; a test that calls a method of a package client itself (to test the
+# client's retries, say) is not a code path of the package either: only calls made from a frame of
+# the package (other than the client factory's hook) are recorded.
 IAM_POLICY_TESTS = "test_iam_policy.py"
 _RECORDED_OPERATIONS: set[tuple[str, str]] = set()
 _COLLECTED_FILES: set[str] = set()
+# As the interpreter names the package's code objects (the path it was imported from, unresolved).
+_PACKAGE_DIR = os.path.dirname(slo_analysis.__file__) + os.sep
+_CLIENT_FACTORY = os.path.join(_PACKAGE_DIR, "sources", "aws.py")
+_MAX_FRAMES = 400  # a bound on the stack walk (a botocore call is a few dozen frames deep)
+
+
+def _called_from_package() -> bool:
+    frame = sys._getframe(1)
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            return False
+        name = frame.f_code.co_filename
+        if name.startswith(_PACKAGE_DIR) and name != _CLIENT_FACTORY:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _record_operation(service: str, operation: str) -> None:
-    _RECORDED_OPERATIONS.add((service, operation))
+    if _called_from_package():
+        _RECORDED_OPERATIONS.add((service, operation))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _aws_operation_recorder() -> Iterator[None]:
-    """Record (service, operation) of every call made through ``slo_analysis.sources.aws.client``."""
+    """Record (service, operation) of every call the package makes through ``slo_analysis.sources.aws.client``."""
     from slo_analysis.sources import aws
 
     aws.add_operation_observer(_record_operation)
@@ -91,7 +113,7 @@ def _aws_operation_recorder() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def recorded_operations() -> set[tuple[str, str]]:
-    """The (boto3 service name, operation name) pairs the package called so far in this run."""
+    """The (boto3 service name, operation name) pairs the package's code called so far in this run."""
     return _RECORDED_OPERATIONS
 
 

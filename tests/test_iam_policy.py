@@ -1,23 +1,31 @@
-"""Least privilege: every AWS operation the package made during this test run is in iam/*.json.
+"""Least privilege: the package's AWS calls and iam/*.json agree, in both directions.
 
 ``tests/conftest.py`` registers an operation observer on ``slo_analysis.sources.aws.client`` for the
 whole session and moves this module to the end of the run, so the recorded set holds every call the
-package's fetchers made in the other tests. Set-up writes (PutMetricData, PutLogEvents,
-CreateLogGroup, PutTraceSegments, CreateBucket, PutObject, CreateApplication, CreateDeployment, ...)
-are made by the tests with plain boto3 clients, which are not recorded: a package call to a write
-operation would be recorded and fail here.
+package's fetchers made in the other tests: each must be allowed by the read-only policy alone, except
+``logs:CreateExportTask``, which only the separate export-task policy may allow. In the other direction
+every action of the read-only policy must be called somewhere in the package (found by its boto3
+method name in the source), so the policy grants nothing unused; that check and the read-only-by-
+construction check (no write method called, but the export) read the source and need no record.
+Set-up writes (PutMetricData, PutLogEvents, CreateDeployment, ...) are made by the tests with plain
+boto3 clients, which are not recorded: a package call to a write operation would be recorded and fail.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore import xform_name
 
-IAM = Path(__file__).resolve().parents[1] / "iam"
+ROOT = Path(__file__).resolve().parents[1]
+IAM = ROOT / "iam"
+PACKAGE = ROOT / "slo_analysis"
 READONLY = IAM / "slo-analysis-readonly.json"
 EXPORT_TASK = IAM / "slo-analysis-export-task.json"
 
@@ -30,6 +38,11 @@ OPERATION_TO_ACTION = {
     ("s3", "HeadBucket"): "s3:ListBucket",
     ("s3", "HeadObject"): "s3:GetObject",
 }
+ACTION_TO_OPERATIONS: dict[str, set[tuple[str, str]]] = {}
+for _op, _act in OPERATION_TO_ACTION.items():
+    ACTION_TO_OPERATIONS.setdefault(_act, set()).add(_op)
+# The one write, made only on the user's explicit request, and allowed only by the export-task policy.
+EXPORT_ACTION = "logs:CreateExportTask"
 # Operations no IAM policy can allow or deny.
 NO_PERMISSION_NEEDED = {("sts", "GetCallerIdentity")}
 # Actions that start like writes but only read: a Logs Insights query reads logs; StopQuery cancels it.
@@ -44,11 +57,17 @@ EXERCISED = {
     "test_application_signals_fetch.py": {
         ("application-signals", op) for op in (
             "ListServices", "ListServiceOperations", "ListServiceLevelObjectives", "GetServiceLevelObjective",
-            "BatchGetServiceLevelObjectiveBudgetReport")},
+            "BatchGetServiceLevelObjectiveBudgetReport", "ListServiceLevelObjectiveExclusionWindows")},
     "test_deployments_fetch.py": {
         ("codedeploy", "ListDeploymentGroups"), ("codedeploy", "ListDeployments"),
         ("codedeploy", "BatchGetDeployments"), ("ecs", "DescribeServices"), ("lambda", "ListVersionsByFunction"),
         ("lambda", "ListAliases"), ("cloudtrail", "LookupEvents")},
+    "test_cloudwatch_logs_fetch.py": {
+        ("logs", "StartQuery"), ("logs", "GetQueryResults"), ("logs", "StopQuery"), ("logs", "FilterLogEvents"),
+        ("logs", "DescribeExportTasks"), ("logs", "CreateExportTask"), ("s3", "ListObjectsV2"), ("s3", "GetObject")},
+    "test_xray_fetch.py": {("xray", "GetTraceSummaries"), ("xray", "BatchGetTraces"), ("xray", "GetServiceGraph")},
+    "test_alarms_fetch.py": {("cloudwatch", "DescribeAlarms"), ("cloudwatch", "DescribeAlarmHistory")},
+    "test_cloudwatch_metrics_fetch.py": {("cloudwatch", "ListMetrics"), ("cloudwatch", "GetMetricData")},
 }
 
 
@@ -99,9 +118,59 @@ def test_readonly_policy_holds_no_write_action() -> None:
     assert writes == [], f"write actions in the read-only policy: {writes}"
 
 
+def _operations(action: str) -> set[tuple[str, str]]:
+    """The (boto3 service, API operation) pairs an IAM action authorises."""
+    service, _, name = action.partition(":")
+    return ACTION_TO_OPERATIONS.get(action, set()) | {(service, name)}
+
+
+def _called_methods() -> set[str]:
+    """Names the package calls as methods: ``c.method(...)``, ``c.method,`` (passed to a pager) or
+    ``getattr(c, "method")``; boto3 client methods are the operations' snake_case names."""
+    source = "\n".join(p.read_text() for p in sorted(PACKAGE.rglob("*.py")))
+    calls = re.findall(r"\.([a-z][a-z0-9_]*)\s*[(,)]", source)
+    quoted = re.findall(r"[\"']([a-z][a-z0-9_]*)[\"']", source)
+    return set(calls) | set(quoted)
+
+
 def test_export_task_policy_is_only_the_export() -> None:
-    assert sorted(_allowed(_load(EXPORT_TASK))) == ["logs:CreateExportTask", "logs:DescribeExportTasks"]
-    assert not _permits(_allowed(_load(READONLY)), "logs:CreateExportTask")
+    assert _allowed(_load(EXPORT_TASK)) == [EXPORT_ACTION]
+    assert not _permits(_allowed(_load(READONLY)), EXPORT_ACTION)
+
+
+@pytest.mark.parametrize("path", [READONLY, EXPORT_TASK], ids=lambda p: p.name)
+def test_every_action_names_a_real_operation(path: Path) -> None:
+    # A typo in an action name would grant nothing and fail only in a real account: check the models.
+    session = botocore.session.get_session()
+    for action in _allowed(_load(path)):
+        ops = _operations(action)
+        known = [op for svc, op in ops if op in session.get_service_model(svc).operation_names]
+        assert known, f"{path.name}: {action} names no operation of the botocore model"
+
+
+def test_no_unused_permission_in_the_readonly_policy() -> None:
+    called = _called_methods()
+    unused = [a for a in _allowed(_load(READONLY)) if not any(xform_name(op) in called for _, op in _operations(a))]
+    assert unused == [], f"actions granted by {READONLY.name} that no code path calls: {unused}"
+
+
+def test_the_package_calls_no_write_operation_but_the_export() -> None:
+    called = _called_methods()
+    session = botocore.session.get_session()
+    # A method name a granted read also has (logs:StartQuery and cloudtrail:StartQuery are both
+    # start_query) cannot be told apart by name: the recorded operations settle those.
+    granted = {xform_name(op) for a in _allowed(_load(READONLY)) for _, op in _operations(a)}
+    writes = []
+    for service in ("cloudwatch", "logs", "s3", "xray", "application-signals", "codedeploy", "ecs", "lambda",
+                    "cloudtrail"):
+        for op in session.get_service_model(service).operation_names:
+            action = f"{service}:{op}".lower()
+            if op.startswith(WRITE_PREFIXES) and action not in READS_DESPITE_NAME \
+                    and action != EXPORT_ACTION.lower() and xform_name(op) not in granted \
+                    and xform_name(op) in called:
+                writes.append(f"{service}:{op}")
+    assert writes == [], f"the package calls write operations: {writes}"
+    assert "create_export_task" in called  # the one write is found by this scan (so others would be too)
 
 
 def test_the_record_is_not_vacuous(recorded_operations: set[tuple[str, str]],
@@ -115,10 +184,26 @@ def test_the_record_is_not_vacuous(recorded_operations: set[tuple[str, str]],
     assert not missing, f"fetcher tests ran but these operations were not recorded: {missing}"
 
 
-def test_every_recorded_operation_is_allowed(recorded_operations: set[tuple[str, str]]) -> None:
+def test_every_recorded_operation_is_allowed_by_the_readonly_policy_alone(
+        recorded_operations: set[tuple[str, str]]) -> None:
     readonly, export = _allowed(_load(READONLY)), _allowed(_load(EXPORT_TASK))
-    missing = sorted({_action(s, op) for s, op in recorded_operations
-                      if (s, op) not in NO_PERMISSION_NEEDED
-                      and not _permits(readonly, _action(s, op)) and not _permits(export, _action(s, op))})
-    assert not missing, ("operations made by the package but not allowed by iam/slo-analysis-readonly.json "
-                         f"(or the export-task policy): {missing}")
+    actions = {_action(s, op) for s, op in recorded_operations if (s, op) not in NO_PERMISSION_NEEDED}
+    missing = sorted(a for a in actions if a != EXPORT_ACTION and not _permits(readonly, a))
+    assert not missing, f"operations made by the package but not allowed by {READONLY.name}: {missing}"
+    if EXPORT_ACTION in actions:  # only ever from the export-task policy
+        assert _permits(export, EXPORT_ACTION) and not _permits(readonly, EXPORT_ACTION)
+
+
+def test_a_test_calling_a_package_client_itself_is_not_a_package_code_path(
+        recorded_operations: set[tuple[str, str]], fake_session: Any) -> None:
+    # tests/sources/test_aws.py drives a package client's retries with DescribeLogGroups, which the
+    # package never calls: the recorder must leave such calls out, or the policy would need them.
+    from botocore.stub import Stubber
+
+    from slo_analysis.sources import aws
+
+    c: Any = aws.client("logs", aws.AwsSettings(session=fake_session, region="eu-west-1"))
+    with Stubber(c) as stub:
+        stub.add_response("describe_log_groups", {"logGroups": []}, {})
+        c.describe_log_groups()
+    assert ("logs", "DescribeLogGroups") not in recorded_operations

@@ -6,8 +6,8 @@ one :class:`~slo_analysis.sources.aws.Fetched` unit per call (per page for pagin
 
 AWS operations called (botocore model ``application-signals`` 2024-04-15): ``ListServices``,
 ``ListServiceOperations``, ``ListServiceLevelObjectives`` (MaxResults <= 50, NextToken),
-``GetServiceLevelObjective``, ``BatchGetServiceLevelObjectiveBudgetReport`` (1 to 50 SloIds and one
-Timestamp per call).
+``GetServiceLevelObjective``, ``ListServiceLevelObjectiveExclusionWindows`` (MaxResults <= 10,
+NextToken), ``BatchGetServiceLevelObjectiveBudgetReport`` (1 to 50 SloIds and one Timestamp per call).
 
 Units and kinds
 ---------------
@@ -15,7 +15,12 @@ Units and kinds
   kind ``slo-list``, raw only (summaries are not definitions).
 - ``application-signals/slo/<arn or name>``: a GetServiceLevelObjective response, kind
   ``slo-application-signals``, frame ``slos`` through :func:`~slo_analysis.sources.
-  application_signals.slos_from_application_signals` (the loader the import path uses).
+  application_signals.slos_from_application_signals` (the loader the import path uses). Exclusion
+  windows are not part of the ``Slo`` shape: the unit also lists them
+  (ListServiceLevelObjectiveExclusionWindows, every page) and stores them in the response as
+  ``Slo.ExclusionWindows`` (the items unchanged, the key the SLO model reads), so the stored
+  response, and an ``import`` of it, holds the whole definition. The two calls are one unit: an
+  interrupt between them fetches both again.
 - ``application-signals/budget-report/<ids hash>/<timestamp>``: one budget report, kind
   ``slo-budget-report``, **raw only**: a report is AWS's own evaluation of the SLO at one instant
   (status, attainment, remaining budget), kept as evidence beside the SLO engine's figures, not a
@@ -58,6 +63,7 @@ __all__ = [
     "SliQueries",
     "MAX_SLO_IDS_PER_BUDGET_REPORT",
     "MAX_SLOS_PER_PAGE",
+    "MAX_EXCLUSION_WINDOWS_PER_PAGE",
     "list_services",
     "list_service_operations",
     "slo_fetcher",
@@ -70,6 +76,7 @@ log = logging.getLogger(__name__)
 
 MAX_SLO_IDS_PER_BUDGET_REPORT = 50  # model: ServiceLevelObjectiveIds max 50
 MAX_SLOS_PER_PAGE = 50  # model: ListServiceLevelObjectivesMaxResults max 50
+MAX_EXCLUSION_WINDOWS_PER_PAGE = 10  # model: ListServiceLevelObjectiveExclusionWindows MaxResults max 10
 _MAX_LIST_RESULTS = 100  # model: ListServicesMaxResults / ListServiceOperationMaxResults max 100
 _MAX_REPORT_TIMESTAMPS = 20_000  # a bound on one budget history (a year of hours is 8,760)
 
@@ -127,15 +134,27 @@ def list_service_operations(settings: AwsSettings | None, key_attributes: Mappin
                      "ServiceOperations", settings, max_pages)
 
 
+def _exclusion_windows(c: Any, slo_id: str, max_pages: int) -> list[Any]:
+    """Every ``ExclusionWindows`` item of one SLO (ListServiceLevelObjectiveExclusionWindows, all pages)."""
+    out: list[Any] = []
+    request = {"Id": slo_id, "MaxResults": MAX_EXCLUSION_WINDOWS_PER_PAGE}
+    for _, _, response, _ in pages(c.list_service_level_objective_exclusion_windows, request,
+                                    unit_prefix=f"application-signals/exclusion-windows/{slo_id}", done=set(),
+                                    stored=None, max_pages=max_pages):
+        out.extend(response.get("ExclusionWindows") or [])
+    return out
+
+
 def slo_fetcher(settings: AwsSettings | None, *, names_or_arns: Sequence[str] | None = None,
                 key_attributes: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
-                operation_name: str | None = None, max_pages: int = 100,
+                operation_name: str | None = None, exclusion_windows: bool = True, max_pages: int = 100,
                 stored: Stored | None = None) -> Callable[[set[str]], Iterator[Fetched]]:
     """A fetcher of SLO definitions into the ``slos`` frame.
 
     With ``names_or_arns``: one GetServiceLevelObjective per name or ARN. Otherwise
     ListServiceLevelObjectives (all SLOs, or those of each service in ``key_attributes``, optionally
-    one ``operation_name``), every page, then GetServiceLevelObjective for each listed ARN.
+    one ``operation_name``), every page, then GetServiceLevelObjective for each listed ARN. Each SLO's
+    exclusion windows are listed and merged into its definition (module docstring).
 
     Parameters
     ----------
@@ -147,8 +166,11 @@ def slo_fetcher(settings: AwsSettings | None, *, names_or_arns: Sequence[str] | 
         one service's ``KeyAttributes`` or several; ignored when ``names_or_arns`` is given.
     operation_name
         only SLOs on this operation (with ``key_attributes``).
+    exclusion_windows
+        list each SLO's exclusion windows (ListServiceLevelObjectiveExclusionWindows) into its
+        definition; False leaves them out (the SLO engine then counts every minute).
     max_pages
-        bound on list pages per listing.
+        bound on list pages per listing (and on exclusion-window pages per SLO).
     stored
         finished units' stored responses (see the module docstring).
 
@@ -165,7 +187,11 @@ def slo_fetcher(settings: AwsSettings | None, *, names_or_arns: Sequence[str] | 
             if unit in done:
                 return
             request = {"Id": slo_id}
-            response = c.get_service_level_objective(**request)
+            response = dict(c.get_service_level_objective(**request))
+            if exclusion_windows and isinstance(response.get("Slo"), Mapping):
+                slo = dict(response["Slo"])
+                slo["ExclusionWindows"] = _exclusion_windows(c, str(slo.get("Arn") or slo_id), max_pages)
+                response["Slo"] = slo
             yield Fetched("slo-application-signals", unit, request, response,
                           {"slos": slos_from_application_signals(to_jsonable(response), file=unit)})
 

@@ -17,10 +17,16 @@ AWS operations called
   frame; the service ``events`` stay in the raw response.
 - Lambda: ``ListVersionsByFunction`` (paginated by Marker) into the frame, ``ListAliases`` raw only
   (an alias carries no timestamp: its changes come from CloudTrail ``UpdateAlias``/``CreateAlias``).
-- CloudTrail: ``LookupEvents`` over the window, one lookup attribute per call (the API's rule):
-  ``EventName`` for each name in :data:`~slo_analysis.sources.deployments.CHANGE_EVENTS`, or
-  ``EventSource`` per given source; 50 events per page. LookupEvents allows 2 requests per second per
-  account and region: throttled calls are retried by the client's bounded standard/adaptive retries.
+- CloudTrail: ``LookupEvents`` over the window, one lookup attribute per call (the API's rule, in
+  the model: "the list can contain only one item"): ``EventName`` for each name in
+  :data:`~slo_analysis.sources.deployments.CHANGE_EVENTS`, or ``EventSource`` per given source; 50
+  events per page. Lambda records its calls under versioned names (``UpdateFunctionCode20150331v2``,
+  ``PublishVersion20150331``, ...) and LookupEvents matches ``EventName`` exactly, so the Lambda names
+  (:data:`LAMBDA_CHANGE_EVENTS`) are looked up as one ``EventSource=lambda.amazonaws.com`` lookup;
+  the loader drops its read events, and when names are given explicitly the frame keeps only the
+  events named ``<name>`` or ``<name><API version>`` (the raw page keeps them all). LookupEvents
+  allows 2 requests per second per account and region: throttled calls are retried by the client's
+  bounded standard/adaptive retries.
 
 Point-in-time sources (ECS DescribeServices, Lambda listings) return what AWS holds now, not only the
 window: every row is kept (older deployments give ``version_from``). Their unit keys still name the
@@ -35,6 +41,7 @@ Without it a finished list page is read again for its token (never yielded twice
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
@@ -64,6 +71,8 @@ __all__ = [
     "MAX_CODEDEPLOY_BATCH",
     "MAX_ECS_SERVICES",
     "MAX_CLOUDTRAIL_RESULTS",
+    "LAMBDA_CHANGE_EVENTS",
+    "LAMBDA_EVENT_SOURCE",
     "codedeploy_fetcher",
     "ecs_fetcher",
     "lambda_fetcher",
@@ -77,6 +86,12 @@ log = logging.getLogger(__name__)
 MAX_CODEDEPLOY_BATCH = 25  # BatchGetDeployments: "the maximum number of names or IDs allowed is 25"
 MAX_ECS_SERVICES = 10  # DescribeServices: "you may specify up to 10 services"
 MAX_CLOUDTRAIL_RESULTS = 50  # model: LookupEvents MaxResults max 50
+LAMBDA_EVENT_SOURCE = "lambda.amazonaws.com"
+LAMBDA_CHANGE_EVENTS = frozenset({
+    "UpdateFunctionCode", "UpdateFunctionConfiguration", "UpdateAlias", "CreateAlias", "PublishVersion",
+    "PutFunctionConcurrency", "UpdateEventSourceMapping"}) & CHANGE_EVENTS
+"""Change events of Lambda, which CloudTrail names with an API-version suffix (``UpdateAlias20150331``)."""
+_API_VERSION = r"(?:\d{8}(?:v\d+)?)?"  # Lambda's suffix: the API date, sometimes a revision (20150331v2)
 
 
 
@@ -275,6 +290,8 @@ def cloudtrail_fetcher(settings: AwsSettings | None, window: Window, *,
     event_names
         names to look up, one paginated lookup each; default
         :data:`~slo_analysis.sources.deployments.CHANGE_EVENTS` unless ``event_sources`` is given.
+        Names in :data:`LAMBDA_CHANGE_EVENTS` share one ``EventSource=lambda.amazonaws.com`` lookup
+        (module docstring), run last: it also pages through Lambda's read events.
     event_sources
         event sources (``ecs.amazonaws.com``, ...) to look up, one paginated lookup each; they return
         read events too (the loader drops them), so they cost more pages than names.
@@ -290,12 +307,29 @@ def cloudtrail_fetcher(settings: AwsSettings | None, window: Window, *,
     """
     start, end = check_window(window)
     span = _span(window)
-    names = sorted(set(event_names if event_names is not None else (() if event_sources else CHANGE_EVENTS)))
-    lookups = [("EventName", n) for n in names] + [("EventSource", s) for s in sorted(set(event_sources or ()))]
+    asked = set(event_names if event_names is not None else (() if event_sources else CHANGE_EVENTS))
+    lambda_names = sorted(asked & LAMBDA_CHANGE_EVENTS)
+    sources = set(event_sources or ())
+    # (attribute, value, event-name filter of the frame or None for every event)
+    lookups: list[tuple[str, str, re.Pattern[str] | None]] = [
+        ("EventName", n, None) for n in sorted(asked - LAMBDA_CHANGE_EVENTS)]
+    lookups += [("EventSource", src, None) for src in sorted(sources)]
+    if lambda_names and LAMBDA_EVENT_SOURCE not in sources:  # a source asked for keeps all its events
+        # By default the loader alone decides, as an `import` of the raw pages would; names asked
+        # for explicitly keep only those events.
+        keep = None if event_names is None else re.compile(f"(?:{'|'.join(lambda_names)}){_API_VERSION}")
+        lookups.append(("EventSource", LAMBDA_EVENT_SOURCE, keep))
+
+    def frame_doc(response: Mapping[str, Any], keep: re.Pattern[str] | None) -> Any:
+        doc = to_jsonable(response)
+        if keep is not None:  # by the listed EventName: the loader parses the events themselves
+            doc["Events"] = [e for e in doc.get("Events") or []
+                             if isinstance(e, Mapping) and keep.fullmatch(str(e.get("EventName", "")))]
+        return doc
 
     def fetch(done: set[str]) -> Iterator[Fetched]:
         c: Any = client("cloudtrail", settings)
-        for key, value in lookups:
+        for key, value, keep in lookups:
             request = {"LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}],
                        "StartTime": start, "EndTime": end, "MaxResults": MAX_CLOUDTRAIL_RESULTS}
             for unit, req, response, new in pages(
@@ -303,7 +337,7 @@ def cloudtrail_fetcher(settings: AwsSettings | None, window: Window, *,
                     done=done, stored=stored, max_pages=max_pages, token_in="NextToken", token_out="NextToken"):
                 if new:
                     yield Fetched("deployments-cloudtrail", unit, req, dict(response),
-                                  {"deployments": deployments_from_cloudtrail(to_jsonable(response), file=unit)})
+                                  {"deployments": deployments_from_cloudtrail(frame_doc(response, keep), file=unit)})
 
     return fetch
 

@@ -4,25 +4,31 @@
 services, SLOs and log groups asked for, and runs them into a snapshot with
 :func:`~slo_analysis.store.fetcher.run_fetchers`, so an interrupted run resumes where it stopped.
 A source that fails (an API the endpoint lacks, a permission missing) is reported and the others go
-on; the outcome lists the failures.
+on; the outcome lists the failures, each naming the AWS operation that failed (:func:`describe_failure`).
+Credentials never reach the snapshot: requests are stored as their API parameters, the manifest
+records the region and endpoint only.
 
 What is fetched for each service ``S`` over the window:
 
 - metrics: every ``ApplicationSignals`` metric with dimension ``Service=S`` (Latency as p50, p90,
   p99, Average and SampleCount; Fault and Error as Sum) and ``AWS/ECS`` CPU and memory of
   ``ServiceName=S`` (Average, Maximum), found with ListMetrics, at the finest period retention holds;
-- SLOs named with ``--slo`` (GetServiceLevelObjective) and the SLI metrics each one names;
+- SLOs named with ``--slo`` (GetServiceLevelObjective, with their exclusion windows from
+  ListServiceLevelObjectiveExclusionWindows), the SLI metrics each one names, and their budget
+  history (BatchGetServiceLevelObjectiveBudgetReport every ``--budget-step``, raw only);
 - log events of each ``--log-group`` (FilterLogEvents), and the requests frame parsed from them;
 - X-Ray trace summaries for ``service("S")``, a capped sample of traces that keeps every faulted,
   errored and throttled one and the slowest, and the service graph;
-- changes: CodeDeploy deployments in the window, ECS services named with ``--ecs-service``, and
-  CloudTrail change events (with a look-back before the window);
+- changes: CodeDeploy deployments in the window, ECS services named with ``--ecs-service``, Lambda
+  versions and aliases of each ``--function``, and CloudTrail change events (with a look-back before
+  the window);
 - CloudWatch alarms (definitions) and their state changes in the window.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,12 +50,16 @@ from slo_analysis.sources.aws import AwsSettings, Fetched, Fetcher
 from slo_analysis.store.fetcher import FetchResult, done_units, run_fetchers, stored_responses
 from slo_analysis.store.snapshot import Snapshot
 
-__all__ = ["SOURCES", "LATENCY_STATS", "SnapshotRequest", "SnapshotOutcome", "live_fetchers", "take_snapshot"]
+__all__ = ["SOURCES", "LATENCY_STATS", "MIN_BUDGET_STEP_S", "SnapshotRequest", "SnapshotOutcome", "parse_step",
+           "describe_failure", "live_fetchers", "take_snapshot"]
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("metrics", "slos", "logs", "traces", "deployments", "cloudtrail", "alarms")
 LATENCY_STATS = ("p50", "p90", "p99", "Average", "SampleCount")
+MIN_BUDGET_STEP_S = 60  # budget reports follow per-minute metrics: a finer step repeats the same report
+_STEP = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_STEP_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ class SnapshotRequest:
     max_traces: int = 500
     trace_filter: str | None = None  # default: service("S1") OR service("S2") ...; "" for none
     change_lookback: timedelta = timedelta(days=1)
+    functions: tuple[str, ...] = ()  # Lambda functions: versions, aliases
+    budget_step_s: int = 3600  # SLO budget history: one report per SLO batch every step
 
 
 @dataclass
@@ -76,6 +88,53 @@ class SnapshotOutcome:
     snapshot: Snapshot
     result: FetchResult
     failures: dict[str, str]
+
+
+def parse_step(text: str) -> int:
+    """Seconds of a step written ``90``, ``90s``, ``15m``, ``1h`` or ``1d``.
+
+    >>> parse_step("1h"), parse_step("15m"), parse_step("120")
+    (3600, 900, 120)
+    """
+    m = _STEP.match(text)
+    if not m or int(m.group(1)) <= 0:
+        raise SloAnalysisError(f"not a step: {text!r} (a positive count with s, m, h or d, e.g. 1h)")
+    return int(m.group(1)) * _STEP_UNIT_S[m.group(2)]
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line naming what failed: the AWS operation, AWS's error code and HTTP status, the message.
+
+    An endpoint that does not implement an operation (an emulator such as moto) answers with HTTP 501,
+    404 or a 500 whose body is an HTML error page; that is said in so many words, because it is
+    a limit of the endpoint, not of the account.
+    """
+    if isinstance(exc, ClientError):
+        op = exc.operation_name or "an AWS call"
+        response: dict[str, Any] = dict(exc.response)
+        err: dict[str, Any] = dict(response.get("Error") or {})
+        status = dict(response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        code = str(err.get("Code") or "")
+        message = " ".join(str(err.get("Message") or "").split())
+        html = message.lstrip().lower().startswith(("<!doctype", "<html"))
+        if status in (404, 501) or code in ("NotImplemented", "UnknownOperationException", "InvalidAction") \
+                or (status == 500 and html):
+            named = f" {code}" if code and code != str(status) else ""
+            return f"{op} is not supported by this endpoint (HTTP {status}{named}); the other sources are kept"
+        detail = "" if html else f": {message[:300]}"
+        return f"{op} failed: {code or 'error'} (HTTP {status}){detail}"
+    if isinstance(exc, SloAnalysisError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"  # BotoCoreError: no credentials, endpoint unreachable, ...
+
+
+def _check_budget_step(request: SnapshotRequest) -> None:
+    if request.budget_step_s < MIN_BUDGET_STEP_S:
+        raise SloAnalysisError(f"budget step {request.budget_step_s} s is below {MIN_BUDGET_STEP_S} s "
+                               "(budget reports follow per-minute metrics)")
+    if "slos" in request.sources and request.slos:  # the fetcher bounds the number of reports
+        application_signals_fetch.budget_report_fetcher(None, request.slos, request.window,
+                                                         step_s=request.budget_step_s)
 
 
 def _metric_queries(settings: AwsSettings, request: SnapshotRequest) -> list[dict[str, Any]]:
@@ -132,6 +191,8 @@ def live_fetchers(settings: AwsSettings, request: SnapshotRequest, snap: Snapsho
                     for part in application_signals_fetch.sli_metric_queries(definition)]
 
         out.append(("slo-metrics", _chain(sli_metrics)))
+        out.append(("slo-budget-reports", application_signals_fetch.budget_report_fetcher(
+            settings, list(request.slos), window, step_s=request.budget_step_s)))
     if "logs" in wanted:
         out += [(f"logs {group}", cloudwatch_logs_fetch.filter_log_events_fetcher(settings, group, window))
                 for group in request.log_groups]
@@ -151,7 +212,7 @@ def live_fetchers(settings: AwsSettings, request: SnapshotRequest, snap: Snapsho
     if "deployments" in wanted or "cloudtrail" in wanted:
         out += deployments_fetch.deployments_fetchers(
             settings, window, services=request.services, clusters=request.ecs_services,
-            codedeploy="deployments" in wanted, cloudtrail="cloudtrail" in wanted,
+            functions=request.functions, codedeploy="deployments" in wanted, cloudtrail="cloudtrail" in wanted,
             lookback=request.change_lookback, stored=stored)
     if "alarms" in wanted:
         out.append(("alarm-definitions", alarms_fetch.alarm_definitions_fetcher(settings)))
@@ -166,23 +227,22 @@ def take_snapshot(out: str | Path, settings: AwsSettings, request: SnapshotReque
     unknown = set(request.sources) - set(SOURCES)
     if unknown:
         raise SloAnalysisError(f"unknown source(s) {sorted(unknown)}; choose from {', '.join(SOURCES)}")
+    _check_budget_step(request)
     snap = Snapshot.create(out)
     snap.set_origin(region=settings.region)
     params = {"window": {"start": request.window[0], "end": request.window[1]}, "services": list(request.services),
               "slos": list(request.slos), "log_groups": list(request.log_groups), "sources": list(request.sources),
-              "region": settings.region, "endpoint_url": settings.endpoint_url, "period_s": request.period_s}
+              "ecs_services": request.ecs_services, "functions": list(request.functions),
+              "region": settings.region, "endpoint_url": settings.endpoint_url, "period_s": request.period_s,
+              "budget_step_s": request.budget_step_s}
     total = FetchResult(units_skipped=len(done_units(snap)))
     failures: dict[str, str] = {}
     for name, fetcher in live_fetchers(settings, request, snap):
         try:
             result = run_fetchers(snap, [(name, fetcher)], params=params, progress=progress)
-        except SloAnalysisError as exc:
-            failures[name] = str(exc)
-            log.warning("%s failed: %s", name, exc)
-            continue
-        except (BotoCoreError, ClientError) as exc:  # e.g. an API the endpoint lacks: report it, go on
-            failures[name] = f"{type(exc).__name__}: {exc}"
-            log.warning("%s failed: %s", name, exc)
+        except (SloAnalysisError, BotoCoreError, ClientError) as exc:  # e.g. an API the endpoint lacks: go on
+            failures[name] = describe_failure(exc)
+            log.warning("%s failed: %s", name, failures[name])
             continue
         finally:
             params = {}  # the run's parameters are recorded once

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from slo_analysis.core.model import slos_from_frame
 from slo_analysis.sources import application_signals_fetch as asf
 from slo_analysis.sources import aws
 from slo_analysis.sources.aws import AwsSettings, Fetched
@@ -76,6 +77,12 @@ def signals(monkeypatch: pytest.MonkeyPatch, fake_session: Any) -> Iterator[Stub
         s.stub.assert_no_pending_responses()
 
 
+def _no_exclusions(stub: Stubber, slo_id: str) -> None:
+    """Queue the (empty) ListServiceLevelObjectiveExclusionWindows that follows each Get."""
+    stub.add_response("list_service_level_objective_exclusion_windows", {"ExclusionWindows": []},
+                      {"Id": slo_id, "MaxResults": asf.MAX_EXCLUSION_WINDOWS_PER_PAGE})
+
+
 def _run(fetcher: Any, done: set[str] | None = None) -> list[Fetched]:
     return list(fetcher(set() if done is None else done))
 
@@ -110,12 +117,14 @@ def _queue_listing(stub: Stubber, *, gets: bool) -> None:
     if gets:
         stub.add_response("get_service_level_objective", {"Slo": _latency_slo("create-ticket-p99")},
                           {"Id": ARN.format("create-ticket-p99")})
+        _no_exclusions(stub, ARN.format("create-ticket-p99"))
     stub.add_response("list_service_level_objectives", {"SloSummaries": [
         {"Arn": ARN.format("create-ticket-availability"), "Name": "create-ticket-availability"}]},
         {**req, "NextToken": "n1"})
     if gets:
         stub.add_response("get_service_level_objective", {"Slo": _availability_slo("create-ticket-availability")},
                           {"Id": ARN.format("create-ticket-availability")})
+        _no_exclusions(stub, ARN.format("create-ticket-availability"))
 
 
 def test_slo_fetcher_lists_every_page_then_gets_each_slo(signals: Stubbed) -> None:
@@ -143,9 +152,11 @@ def test_slo_fetcher_resume_calls_only_unfinished_units(signals: Stubbed) -> Non
     signals.stub.add_response("get_service_level_objective",
                               {"Slo": _availability_slo("create-ticket-availability")},
                               {"Id": ARN.format("create-ticket-availability")})
+    _no_exclusions(signals.stub, ARN.format("create-ticket-availability"))
     again = _run(asf.slo_fetcher(None, key_attributes=KEYS,
                                  stored=lambda unit: aws.to_jsonable(first[unit].response)), done)
-    assert [u.unit for u in again] == [missing] and signals.calls == ["GetServiceLevelObjective"]
+    assert [u.unit for u in again] == [missing]
+    assert signals.calls == ["GetServiceLevelObjective", "ListServiceLevelObjectiveExclusionWindows"]
     # Without them, the finished list pages are read again for their tokens, never yielded; all done: no Get.
     signals.calls.clear()
     _queue_listing(signals.stub, gets=False)
@@ -155,8 +166,41 @@ def test_slo_fetcher_resume_calls_only_unfinished_units(signals: Stubbed) -> Non
 
 def test_slo_fetcher_by_name_skips_done(signals: Stubbed) -> None:
     signals.stub.add_response("get_service_level_objective", {"Slo": _latency_slo("b")}, {"Id": "b"})
+    _no_exclusions(signals.stub, ARN.format("b"))  # listed by the ARN the definition gives
     units = _run(asf.slo_fetcher(None, names_or_arns=["a", "b", "b"]), {"application-signals/slo/a"})
-    assert [u.unit for u in units] == ["application-signals/slo/b"] and signals.calls == ["GetServiceLevelObjective"]
+    assert [u.unit for u in units] == ["application-signals/slo/b"]
+    assert signals.calls == ["GetServiceLevelObjective", "ListServiceLevelObjectiveExclusionWindows"]
+
+
+def test_exclusion_windows_are_merged_into_the_definition_every_page(signals: Stubbed) -> None:
+    arn = ARN.format("p99")
+    maintenance = {"Window": {"DurationUnit": "HOUR", "Duration": 2}, "StartTime": T0 + timedelta(hours=1),
+                   "Reason": "maintenance"}
+    nightly = {"Window": {"DurationUnit": "MINUTE", "Duration": 30}, "StartTime": T0,
+               "RecurrenceRule": {"Expression": "cron(0 2 * * ? *)"}, "Reason": "nightly batch"}
+    signals.stub.add_response("get_service_level_objective", {"Slo": _latency_slo("p99")}, {"Id": "p99"})
+    base = {"Id": arn, "MaxResults": 10}
+    signals.stub.add_response("list_service_level_objective_exclusion_windows",
+                              {"ExclusionWindows": [maintenance], "NextToken": "w2"}, base)
+    signals.stub.add_response("list_service_level_objective_exclusion_windows",
+                              {"ExclusionWindows": [nightly]}, {**base, "NextToken": "w2"})
+    (unit,) = _run(asf.slo_fetcher(None, names_or_arns=["p99"]))
+    assert signals.calls == ["GetServiceLevelObjective"] + ["ListServiceLevelObjectiveExclusionWindows"] * 2
+    assert unit.request == {"Id": "p99"} and unit.kind == "slo-application-signals"
+    # The stored response holds them where the SLO model reads them, items as AWS returned them.
+    assert unit.response["Slo"]["ExclusionWindows"] == [maintenance, nightly]
+    (slo,) = slos_from_frame(unit.frames["slos"])
+    assert [(w.duration, w.unit, w.start, w.recurrence, w.reason) for w in slo.exclusion_windows] == [
+        (2, "HOUR", T0 + timedelta(hours=1), None, "maintenance"),
+        (30, "MINUTE", T0, "cron(0 2 * * ? *)", "nightly batch")]
+    # The excluded hours really leave the SLI: the one-off window covers [T0+1h, T0+3h).
+    assert slo.exclusion_windows[0].occurrences(WINDOW) == [(T0 + timedelta(hours=1), T0 + timedelta(hours=3))]
+
+
+def test_exclusion_windows_can_be_left_out(signals: Stubbed) -> None:
+    signals.stub.add_response("get_service_level_objective", {"Slo": _latency_slo("p99")}, {"Id": "p99"})
+    (unit,) = _run(asf.slo_fetcher(None, names_or_arns=["p99"], exclusion_windows=False))
+    assert signals.calls == ["GetServiceLevelObjective"] and "ExclusionWindows" not in unit.response["Slo"]
 
 
 def _report(ids: list[str], t: datetime) -> dict[str, Any]:
@@ -204,6 +248,7 @@ def test_sli_metric_queries_of_both_kinds() -> None:
 
 def test_sli_metric_queries_from_the_slos_frame_definition(signals: Stubbed) -> None:
     signals.stub.add_response("get_service_level_objective", {"Slo": _latency_slo("p99")}, {"Id": "p99"})
+    _no_exclusions(signals.stub, ARN.format("p99"))
     (unit,) = _run(asf.slo_fetcher(None, names_or_arns=["p99"]))
     definition = unit.frames["slos"]["definition"][0]
     assert asf.sli_metric_queries(definition)[0].queries == aws.to_jsonable(

@@ -234,57 +234,131 @@ def _event(event_id: str, name: str, minute: int, service: str, task_def: str) -
             "Resources": [], "CloudTrailEvent": json.dumps(detail)}
 
 
+def _lambda_event(event_id: str, name: str, minute: int, *, read_only: bool = False) -> dict[str, Any]:
+    """A Lambda management event as CloudTrail records it: the API version is part of ``eventName``."""
+    when = T0 + timedelta(minutes=minute)
+    fn = "arn:aws:lambda:eu-west-1:123456789012:function:notify-worker"
+    detail = {"eventVersion": "1.08", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "eventSource": df.LAMBDA_EVENT_SOURCE, "eventName": name, "awsRegion": "eu-west-1",
+              "userIdentity": {"type": "IAMUser", "userName": "alice", "arn": "arn:aws:iam::123456789012:user/alice"},
+              "requestParameters": {"functionName": fn}, "responseElements": None, "eventID": event_id,
+              "readOnly": read_only, "eventType": "AwsApiCall"}
+    return {"EventId": event_id, "EventName": name, "ReadOnly": str(read_only).lower(), "EventTime": when,
+            "EventSource": df.LAMBDA_EVENT_SOURCE, "Username": "alice",
+            "Resources": [{"ResourceType": "AWS::Lambda::Function", "ResourceName": fn}],
+            "CloudTrailEvent": json.dumps(detail)}
+
+
+def _lookup(key: str, value: str, token: str | None = None) -> dict[str, Any]:
+    r = {"LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}],
+         "StartTime": WINDOW[0], "EndTime": WINDOW[1], "MaxResults": 50}
+    return {**r, "NextToken": token} if token else r
+
+
 def test_cloudtrail_one_lookup_per_event_name_every_page(monkeypatch: pytest.MonkeyPatch,
                                                          fake_session: Any) -> None:
     c = aws.client("cloudtrail", AwsSettings(session=fake_session, region="eu-west-1"))
     monkeypatch.setattr(df, "client", lambda service, settings=None: c)
-    stub = Stubber(c)
+    stub = Stubber(c)  # every response below is validated against the cloudtrail model
 
-    def req(name: str, token: str | None = None) -> dict[str, Any]:
-        r = {"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": name}],
-             "StartTime": WINDOW[0], "EndTime": WINDOW[1], "MaxResults": 50}
-        return {**r, "NextToken": token} if token else r
-
-    stub.add_response("lookup_events", {"Events": []}, req("UpdateFunctionCode"))
     stub.add_response("lookup_events", {"Events": [_event("e1", "UpdateService", 5, "routing-service",
                                                           "routing-service:42")], "NextToken": "p2"},
-                      req("UpdateService"))
+                      _lookup("EventName", "UpdateService"))
     stub.add_response("lookup_events", {"Events": [_event("e2", "UpdateService", 50, "routing-service",
-                                                          "routing-service:41")]}, req("UpdateService", "p2"))
+                                                          "routing-service:41")]},
+                      _lookup("EventName", "UpdateService", "p2"))
+    # UpdateFunctionCode is recorded as UpdateFunctionCode20150331v2: looked up by its event source,
+    # the other Lambda events (a read, a change not asked for) stay out of the frame.
+    stub.add_response("lookup_events", {"Events": [
+        _lambda_event("l1", "UpdateFunctionCode20150331v2", 20),
+        _lambda_event("l2", "GetFunction20150331v2", 21, read_only=True),
+        _lambda_event("l3", "UpdateFunctionConfiguration20150331v2", 22)]},
+        _lookup("EventSource", "lambda.amazonaws.com"))
+    names = ["UpdateService", "UpdateFunctionCode"]
     with stub, Calls() as calls:
-        units = list(df.cloudtrail_fetcher(None, WINDOW, event_names=["UpdateService", "UpdateFunctionCode"])(set()))
+        units = list(df.cloudtrail_fetcher(None, WINDOW, event_names=names)(set()))
     stub.assert_no_pending_responses()
     assert calls.ops == ["LookupEvents"] * 3
-    assert [u.unit.rsplit("/", 1)[-1] for u in units] == ["page-0000", "page-0000", "page-0001"]
+    assert [u.unit.split("/", 2)[-1].split("/")[0] for u in units] == [
+        "EventName=UpdateService", "EventName=UpdateService", "EventSource=lambda.amazonaws.com"]
+    assert [u.unit.rsplit("/", 1)[-1] for u in units] == ["page-0000", "page-0001", "page-0000"]
     rows = [r for u in units for r in u.frames["deployments"].iter_rows(named=True)]
     assert [(r["id"], r["service"], r["version_to"], r["actor"], r["status"]) for r in rows] == [
         ("e1", "routing-service", "routing-service:42", "priya.natarajan", "requested"),
-        ("e2", "routing-service", "routing-service:41", "priya.natarajan", "requested")]
-    # Resume: the first page is done and stored, so only the second is requested.
+        ("e2", "routing-service", "routing-service:41", "priya.natarajan", "requested"),
+        ("l1", "notify-worker", None, "alice", "requested")]
+    assert rows[2]["started_at"] == T0 + timedelta(minutes=20)
+    assert len(units[2].response["Events"]) == 3  # the raw page keeps what AWS returned
+    # Resume: the first page is done and stored, so only the unfinished pages are requested.
     first = {u.unit: aws.to_jsonable(u.response) for u in units}
     stub.add_response("lookup_events", {"Events": [_event("e2", "UpdateService", 50, "routing-service",
-                                                          "routing-service:41")]}, req("UpdateService", "p2"))
+                                                          "routing-service:41")]},
+                      _lookup("EventName", "UpdateService", "p2"))
     with stub, Calls() as calls:
-        again = list(df.cloudtrail_fetcher(None, WINDOW, event_names=["UpdateService", "UpdateFunctionCode"],
-                                           stored=first.get)({units[0].unit, units[1].unit}))
-    assert calls.ops == ["LookupEvents"] and [u.unit for u in again] == [units[2].unit]
+        again = list(df.cloudtrail_fetcher(None, WINDOW, event_names=names, stored=first.get)(
+            {units[0].unit, units[2].unit}))
+    assert calls.ops == ["LookupEvents"] and [u.unit for u in again] == [units[1].unit]
+
+
+def test_cloudtrail_default_finds_every_lambda_change_by_its_versioned_name(monkeypatch: pytest.MonkeyPatch,
+                                                                            fake_session: Any) -> None:
+    c = aws.client("cloudtrail", AwsSettings(session=fake_session, region="eu-west-1"))
+    monkeypatch.setattr(df, "client", lambda service, settings=None: c)
+    stub = Stubber(c)
+    for name in sorted(df.CHANGE_EVENTS - df.LAMBDA_CHANGE_EVENTS):
+        stub.add_response("lookup_events", {"Events": []}, _lookup("EventName", name))
+    versioned = ["UpdateFunctionCode20150331v2", "UpdateFunctionConfiguration20150331v2", "PublishVersion20150331",
+                 "UpdateAlias20150331", "PutFunctionConcurrency20171031"]
+    page1 = [_lambda_event(f"l{i}", name, i) for i, name in enumerate(versioned)]
+    stub.add_response("lookup_events", {"Events": page1, "NextToken": "more"},
+                      _lookup("EventSource", "lambda.amazonaws.com"))
+    stub.add_response("lookup_events", {"Events": [_lambda_event("r1", "ListFunctions20150331", 30, read_only=True),
+                                                   _lambda_event("l9", "UpdateEventSourceMapping20150331", 31)]},
+                      _lookup("EventSource", "lambda.amazonaws.com", "more"))
+    with stub:
+        units = list(df.cloudtrail_fetcher(None, WINDOW)(set()))
+    stub.assert_no_pending_responses()
+    lam = [u for u in units if "EventSource=lambda.amazonaws.com" in u.unit]
+    assert len(lam) == 2 and all(u.kind == "deployments-cloudtrail" for u in lam)
+    rows = [r for u in lam for r in u.frames["deployments"].iter_rows(named=True)]
+    assert sorted(r["id"] for r in rows) == ["l0", "l1", "l2", "l3", "l4", "l9"]  # the read is dropped
+    assert {r["service"] for r in rows} == {"notify-worker"}
+    assert [r["started_at"] for r in rows] == [T0 + timedelta(minutes=m) for m in (0, 1, 2, 3, 4, 31)]
 
 
 def test_default_lookups_cover_every_change_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[str] = []
+    asked: list[tuple[str, str]] = []
 
     class Fake:
         def lookup_events(self, **request: Any) -> dict[str, Any]:
-            asked.append(request["LookupAttributes"][0]["AttributeValue"])
             assert len(request["LookupAttributes"]) == 1  # the API takes one attribute per call
+            attr = request["LookupAttributes"][0]
+            asked.append((attr["AttributeKey"], attr["AttributeValue"]))
             return {"Events": []}
 
     monkeypatch.setattr(df, "client", lambda service, settings=None: Fake())
     list(df.cloudtrail_fetcher(None, WINDOW)(set()))
-    assert asked == sorted(df.CHANGE_EVENTS)
+    # Exact names where CloudTrail records them bare; Lambda's versioned names through its source, once.
+    assert asked == [("EventName", n) for n in sorted(df.CHANGE_EVENTS - df.LAMBDA_CHANGE_EVENTS)] + [
+        ("EventSource", "lambda.amazonaws.com")]
+    assert {"UpdateFunctionCode", "UpdateAlias", "CreateAlias", "PublishVersion"} <= df.LAMBDA_CHANGE_EVENTS
     asked.clear()
     list(df.cloudtrail_fetcher(None, WINDOW, event_sources=["ecs.amazonaws.com"])(set()))
-    assert asked == ["ecs.amazonaws.com"]
+    assert asked == [("EventSource", "ecs.amazonaws.com")]
+    asked.clear()
+    list(df.cloudtrail_fetcher(None, WINDOW, event_names=["CreateAlias"], event_sources=["lambda.amazonaws.com"])(
+        set()))
+    assert asked == [("EventSource", "lambda.amazonaws.com")]  # one lookup of the source, not two
+
+
+def test_lookup_attributes_hold_one_item_in_the_model() -> None:
+    # The fetcher's one-attribute-per-call rule comes from the cloudtrail model.
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("cloudtrail").operation_model(
+        "LookupEvents").input_shape.members["LookupAttributes"]
+    assert "only one item" in shape.documentation
+    assert {"EventName", "EventSource"} <= set(shape.member.members["AttributeKey"].enum)
 
 
 def test_deployments_fetchers_names_and_bounds() -> None:
