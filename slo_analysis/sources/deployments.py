@@ -83,6 +83,8 @@ CHANGE_EVENTS = frozenset({
 """CloudTrail event names kept as changes (others: only when ``readOnly`` is false and the name
 starts with Update/Put/Publish/Deploy/Rollback)."""
 _CHANGE_PREFIXES = ("Update", "Put", "Publish", "Deploy", "Rollback")
+_LAMBDA_API_VERSION = re.compile(r"(?<=[a-z])20\d{6}(v\d+)?$")
+"""The API version Lambda appends to its CloudTrail event names (``CreateAlias20150331``)."""
 
 FILE_COLUMNS = ("id", "service", "started_at", "finished_at", "status", "version_from", "version_to",
                 "actor", "description")
@@ -557,6 +559,7 @@ def deployments_from_cloudtrail(doc: Mapping[str, Any], *, file: str = "<memory>
                 from exc
         ct = as_map(ct, file, f"{ctx}.CloudTrailEvent")
         name = as_str(ct.get("eventName", ev.get("EventName")), file, f"{ctx}.eventName")
+        name = _LAMBDA_API_VERSION.sub("", name)  # Lambda logs UpdateFunctionCode20150331v2 and the like
         read_only = ct.get("readOnly")
         if not (name in CHANGE_EVENTS or (read_only is False and name.startswith(_CHANGE_PREFIXES))):
             continue

@@ -412,3 +412,19 @@ def test_merge_task_def_version_from_skips_failed():
     rows[1]["status"] = "failed"
     out = merge_deployments([dep.deployments_frame(rows)])
     assert out.select("id", "version_from").rows() == [("a", None), ("b", "web:1"), ("c", "web:1"), ("f", None)]
+
+
+def test_cloudtrail_lambda_names_with_their_api_version_are_changes():
+    # Lambda appends its API version to event names; CreateAlias would otherwise fail the name check.
+    ct = {"eventTime": "2026-11-03T12:00:00Z", "eventSource": "lambda.amazonaws.com",
+          "eventName": "CreateAlias20150331", "readOnly": False, "eventID": "alias-1",
+          "userIdentity": {"type": "IAMUser", "userName": "dave"},
+          "requestParameters": {"functionName": "notify-worker", "name": "live", "functionVersion": "12"},
+          "responseElements": {"aliasArn": "arn:aws:lambda:eu-west-1:123456789012:function:notify-worker:live"}}
+    doc = {"Events": [{"EventId": "alias-1", "EventName": "CreateAlias20150331", "CloudTrailEvent": json.dumps(ct)},
+                      {"EventId": "get-1", "EventName": "GetAlias20150331",
+                       "CloudTrailEvent": json.dumps({**ct, "eventName": "GetAlias20150331", "readOnly": True,
+                                                      "eventID": "get-1"})}]}
+    rows = dep.deployments_from_cloudtrail(doc).to_dicts()
+    assert [(r["id"], r["service"], r["version_to"], r["actor"]) for r in rows] == [
+        ("alias-1", "notify-worker", "12", "dave")]
