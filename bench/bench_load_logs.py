@@ -1,15 +1,20 @@
 """Loading request logs from CreateExportTask objects: our loader against a floor and a pandas baseline.
 
-Each function takes a list of export object paths (``.../<taskId>/<stream>/000000.gz``) and returns the
-number of request events parsed (JSON messages with ``status`` and ``latency_ms``). ``bench/run.py``
-times them in fresh processes.
+Each function takes a list of export object paths (``.../<taskId>/<stream>/000000.gz``, one event per
+line, ``<ISO 8601 timestamp> <message>``) and returns the number of request events it found (JSON
+messages with ``status`` and ``latency_ms``). ``bench/bench_logs.py`` times them in fresh processes.
 
-- :func:`floor_polars`: polars reads the lines, splits timestamp and message, and ``str.json_decode``s
-  the message with an explicit dtype (in parallel chunks of 4,096 rows, the fastest way to call it:
-  polars' decoder is superlinear in the column's size); no error handling, no canonical frame.
-- :func:`floor_polars_naive`: the same with one ``str.json_decode`` call over the whole column.
-- :func:`pandas_baseline`: ``pd.read_csv`` one line per row, ``json.loads`` per message.
-- :func:`ours`: ``logs_from_export_file`` + ``requests_from_logs``, the path ``slo-analysis import`` takes.
+- :func:`floor_ndjson`: the floor, a bare ``polars.read_ndjson`` of the messages. Every step it needs
+  is timed: gunzip, then one C-level regex pass that strips the ``<timestamp> `` prefix and keeps the
+  lines whose message is a JSON object (``{...}``), then ``read_ndjson`` with the request fields as
+  schema, which *is* the decode of the message JSON. No timestamp parsing, no error handling (a
+  message that ends in ``}`` but is not JSON makes it raise), no canonical frame. The time spent in
+  ``read_ndjson`` alone is reported too (:data:`SPLITS`).
+- :func:`pandas_baseline`: the straightforward pandas approach: read the gzip text line by line,
+  ``json.loads`` each message that starts with ``{`` (skipping what does not parse), keep the requests,
+  ``pd.DataFrame`` of the records and ``pd.to_datetime`` of the event timestamps.
+- :func:`ours`: ``logs_from_export_file`` + ``requests_from_logs``, the path ``slo-analysis import``
+  takes (multi-line events joined, bad lines reported with file and line, canonical frames).
 
 Run one by hand: ``.venv/bin/python -c "import sys; sys.path.insert(0, 'bench'); import bench_load_logs as b;
 print(b.ours(['path/000000.gz']))"``.
@@ -17,10 +22,11 @@ print(b.ours(['path/000000.gz']))"``.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import json
+import re
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -34,83 +40,58 @@ from slo_analysis.sources.cloudwatch_logs import (
 )
 from slo_analysis.sources.requests import requests_from_logs
 
-__all__ = ["floor_polars", "floor_polars_naive", "pandas_baseline", "ours"]
+__all__ = ["SPLITS", "floor_ndjson", "pandas_baseline", "ours"]
 
-_DTYPE = pl.Struct({"ts": pl.String, "service": pl.String, "operation": pl.String, "route": pl.String,
-                    "request_id": pl.String, "trace_id": pl.String, "status": pl.Int64,
-                    "latency_ms": pl.Float64, "customer_tier": pl.String, "region": pl.String,
-                    "az": pl.String, "version": pl.String})
+#: the fields of a request record (docs/demo-layout.md), as read_ndjson's schema
+_SCHEMA = pl.Schema({"ts": pl.String, "service": pl.String, "operation": pl.String, "route": pl.String,
+                     "request_id": pl.String, "trace_id": pl.String, "status": pl.Int64,
+                     "latency_ms": pl.Float64, "customer_tier": pl.String, "region": pl.String,
+                     "az": pl.String, "version": pl.String})
+#: "<timestamp> {...}": group 1 is a message that looks like a JSON object (continuation lines of
+#: stack traces, plain text and truncated JSON do not match)
+_JSON_MESSAGE = re.compile(rb"^\d{4}-\d\d-\d\dT[^ \n]* (\{[^\n]*\})\r?$", re.MULTILINE)
 
-
-def _lines(path: str) -> pl.Series:
-    data = gzip.decompress(Path(path).read_bytes())
-    df = pl.read_csv(io.BytesIO(data), has_header=False, separator="\x01", quote_char=None,
-                     schema={"line": pl.String}, encoding="utf8-lossy")
-    return df["line"].fill_null("")
-
-
-def _split(lines: pl.Series) -> pl.DataFrame:
-    pos = lines.str.find(" ", literal=True)
-    return pl.DataFrame({
-        "ts": lines.str.slice(0, pos).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="ms"),
-        "message": lines.str.slice(pos + 1),
-    })
+#: seconds spent in parts of the last call, by name (printed by bench_logs.py)
+SPLITS: dict[str, float] = {}
 
 
-def _count_requests(decoded: pl.Series) -> int:
-    f = decoded.struct.unnest()
-    return int((f["status"].is_not_null() & f["latency_ms"].is_not_null()).sum())
-
-
-def floor_polars(paths: list[str]) -> int:
-    """Lines with polars, split, chunked parallel ``str.json_decode`` of messages that look like JSON
-    objects (start with ``{``, end with ``}``: the only filter that keeps it from failing on truncated
-    lines; a file with other invalid JSON makes it raise, it is a floor, not a loader)."""
+def floor_ndjson(paths: list[str]) -> int:
+    """gunzip, strip the timestamp prefix (regex), ``pl.read_ndjson`` of the JSON messages."""
     n = 0
+    SPLITS.clear()
+    SPLITS["read_ndjson"] = 0.0
     for path in paths:
-        df = _split(_lines(path))
-        msg = df.select(pl.when(pl.col("message").str.starts_with("{") & pl.col("message").str.ends_with("}"))
-                        .then(pl.col("message"))
-                        .alias("m")).lazy()  # materialised: slices of a lazy select recompute it all
-        height = df.height
-        lfs = [msg.slice(i, 4096).select(pl.col("m").str.json_decode(_DTYPE)) for i in range(0, height, 4096)]
-        n += sum(_count_requests(d.to_series()) for d in pl.collect_all(lfs))
-    return n
-
-
-def floor_polars_naive(paths: list[str]) -> int:
-    """Lines with polars, split, one ``str.json_decode`` over the whole message column."""
-    n = 0
-    for path in paths:
-        df = _split(_lines(path))
-        msg = df.select(pl.when(pl.col("message").str.starts_with("{") & pl.col("message").str.ends_with("}"))
-                        .then(pl.col("message"))).to_series()
-        n += _count_requests(msg.str.json_decode(_DTYPE))
+        data = gzip.decompress(Path(path).read_bytes())
+        ndjson = b"\n".join(_JSON_MESSAGE.findall(data))
+        t0 = time.perf_counter()
+        df = pl.read_ndjson(io.BytesIO(ndjson), schema=_SCHEMA, ignore_errors=True)
+        SPLITS["read_ndjson"] += time.perf_counter() - t0
+        n += df.select((pl.col("status").is_not_null() & pl.col("latency_ms").is_not_null()).sum()).item()
     return n
 
 
 def pandas_baseline(paths: list[str]) -> int:
-    """``pd.read_csv`` one line per row, split on the first space, ``json.loads`` per message."""
+    """Line by line: ``json.loads`` of each message, the requests into a ``pd.DataFrame``."""
     n = 0
     for path in paths:
-        df = pd.read_csv(path, sep="\x01", header=None, names=["line"], quoting=csv.QUOTE_NONE,
-                         dtype=str, keep_default_na=False, skip_blank_lines=False, encoding_errors="replace")
-        parts = df["line"].str.split(" ", n=1, expand=True)
-        ts = pd.to_datetime(parts[0], format="%Y-%m-%dT%H:%M:%S.%fZ", errors="coerce", utc=True)
-
-        def parse(text: object) -> dict | None:
-            if not isinstance(text, str) or not text.startswith("{"):
-                return None
-            try:
-                doc = json.loads(text)
-            except json.JSONDecodeError:
-                return None
-            return doc if isinstance(doc, dict) else None
-
-        docs = parts[1].map(parse)
-        requests = [d for d, t in zip(docs, ts, strict=True)
-                    if d is not None and t is not pd.NaT and "status" in d and "latency_ms" in d]
-        n += len(pd.DataFrame(requests))
+        records = []
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                ts, _, message = line.rstrip("\r\n").partition(" ")
+                if not message.startswith("{"):
+                    continue
+                try:
+                    doc = json.loads(message)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(doc, dict) and "status" in doc and "latency_ms" in doc:
+                    doc["timestamp"] = ts
+                    records.append(doc)
+        df = pd.DataFrame.from_records(records)
+        if not df.empty:
+            df["timestamp"] = pd.to_datetime(df["timestamp"], format="%Y-%m-%dT%H:%M:%S.%fZ", errors="coerce",
+                                             utc=True)
+        n += len(df)
     return n
 
 
@@ -133,11 +114,20 @@ def _locations(paths: list[str]) -> dict[str, tuple[str, str]]:
 
 
 def ours(paths: list[str]) -> int:
-    """``logs_from_export_file`` + ``requests_from_logs``."""
+    """``logs_from_export_file`` + ``requests_from_logs`` (parts timed in :data:`SPLITS`)."""
     report = LoadReport()
     n = 0
+    SPLITS.clear()
+    SPLITS.update(gunzip=0.0, logs_from_export_file=0.0, requests_from_logs=0.0)
     for path, (group, stream) in _locations(paths).items():
-        logs = logs_from_export_file(read_bytes(path), file=path, log_group=group, log_stream=stream,
-                                     report=report)
+        t0 = time.perf_counter()
+        data = read_bytes(path)
+        t1 = time.perf_counter()
+        logs = logs_from_export_file(data, file=path, log_group=group, log_stream=stream, report=report)
+        t2 = time.perf_counter()
         n += requests_from_logs(logs, report=report).height
+        t3 = time.perf_counter()
+        SPLITS["gunzip"] += t1 - t0
+        SPLITS["logs_from_export_file"] += t2 - t1
+        SPLITS["requests_from_logs"] += t3 - t2
     return n

@@ -1,8 +1,14 @@
 """X-Ray traces of the demo: GetTraceSummaries and BatchGetTraces pages for a sample of requests.
 
 The sample is about 0.4 % of front-door requests (fewer at larger scales), every faulted request,
-and the 50 slowest ticket creations. Segment documents are JSON strings with nested subsegments,
-built from the same simulated rows as the logs and metrics.
+and the 50 slowest ticket creations. Segment documents are JSON strings built from the same simulated
+rows as the logs and metrics, shaped as the X-Ray SDK for Java records them: the servlet filter's
+segment holds the request handler's subsegment (``AgentMatcher.assign``, named as the Spring
+interceptor names it), and the handler's subsegments hold the SQL, DynamoDB and HTTP calls it made.
+
+Each ``batch-get-traces-NNNN.json.gz`` is what one ``aws xray batch-get-traces --trace-ids ...`` call
+prints for at most :data:`BATCH_GET_TRACES_MAX_IDS` trace ids (the API's limit per call), taken in the
+order of the GetTraceSummaries pages (:data:`SUMMARY_PAGE` summaries per page).
 
 Examples
 --------
@@ -25,7 +31,7 @@ from slo_analysis.demo.output import dumps, write_json
 from slo_analysis.demo.story import ACCOUNT, REGION, TABLE, Story
 from slo_analysis.demo.traffic import Simulation
 
-__all__ = ["QUERY_V231", "QUERY_V240", "sample_traces", "write_traces"]
+__all__ = ["QUERY_V231", "QUERY_V240", "BATCH_GET_TRACES_MAX_IDS", "SUMMARY_PAGE", "sample_traces", "write_traces"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +43,19 @@ QUERY_V240 = (
     "SELECT agent_id, skill, current_load FROM agent_skills WHERE queue_id = ? AND (skill = ANY(?) "
     "OR lower(language) LIKE ?) ORDER BY current_load LIMIT ?"
 )
-_PAGE = 100
+#: trace ids one BatchGetTraces call takes (sources.xray_fetch sends the same number per call)
+BATCH_GET_TRACES_MAX_IDS = 5
+#: trace summaries per GetTraceSummaries page
+SUMMARY_PAGE = 100
+#: the method that handles each operation: (class, method). The X-Ray Spring interceptor names its
+#: subsegment ``<simple class name>.<method>`` and records the class as ``ClassInfo`` metadata.
+_HANDLERS = {
+    "CreateTicket": ("com.supportdesk.tickets.TicketController", "createTicket"),
+    "GetTicket": ("com.supportdesk.tickets.TicketController", "getTicket"),
+    "ReplyToTicket": ("com.supportdesk.tickets.ReplyController", "replyToTicket"),
+    "SearchArticles": ("com.supportdesk.kb.SearchController", "searchArticles"),
+    "AssignAgent": ("com.supportdesk.routing.AgentMatcher", "assign"),
+}
 _SDK = {"sdk": "X-Ray for Java", "sdk_version": "2.18.1"}
 _PATHS = {
     "POST /tickets": "/tickets",
@@ -88,6 +106,35 @@ def _ddb(sid: str, op: str, start: float, dur: float, throttled: bool, req_id: s
     if throttled:
         d["throttle"] = True
     return d
+
+
+def _handler_name(operation: str) -> str:
+    cls, method = _HANDLERS[operation]
+    return f"{cls.rsplit('.', 1)[1]}.{method}"
+
+
+def _handler(sid: str, row: dict[str, Any], calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """The request handler's subsegment of ``row``'s segment, enclosing ``calls`` (its subsegments).
+
+    It opens just after the segment and closes just before it, widened to cover every call, and never
+    outside the segment: a call is then inside its handler and self-times still add up to the trace.
+    """
+    start, end = row["ts_ms"], row["ts_ms"] + row["latency_ms"]
+    gap = min(0.5, row["latency_ms"] * 0.05)  # filter and framework work around the handler
+    lo = min([start + gap, *(c["start_time"] * 1000.0 for c in calls)])
+    hi = max([end - gap, *(c["end_time"] * 1000.0 for c in calls)])
+    cls, _ = _HANDLERS[row["operation"]]
+    doc: dict[str, Any] = {
+        "id": sid,
+        "name": _handler_name(row["operation"]),
+        "start_time": _t(max(lo, start)),
+        "end_time": _t(min(hi, end)),
+        "metadata": {"ClassInfo": {"Class": cls}},
+        "subsegments": calls,
+    }
+    if row["status"] >= 500:  # the exception that became the 5xx passed through the handler
+        doc["fault"] = True
+    return doc
 
 
 def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -149,13 +196,14 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
         "aws": {"ecs": {"container": ds["service"], "container_id": ds["task_id"]}, "xray": _SDK},
         "annotations": {"operation": ds["operation"], "version": ds["version"]},
         **_flags(ds["status"]),
-        "subsegments": [],
     }
+    ds_handler_id = next(it)
+    ds_calls: list[dict[str, Any]] = []
     if ds["ticket_id"] and ds["operation"] == "CreateTicket":
         ds_doc["annotations"]["ticket_id"] = ds["ticket_id"]
     rt = rows.get("routing-service")
     if ds["service"] == "kb-search":
-        ds_doc["subsegments"].append(
+        ds_calls.append(
             {
                 "id": next(it),
                 "name": "kb-opensearch",
@@ -173,7 +221,7 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
             start = rt["ts_ms"] - 1 - ds["ddb_ms"]
         else:
             start = ds["ts_ms"] + (ds["latency_ms"] - ds["ddb_ms"]) * 0.7
-        ds_doc["subsegments"].append(
+        ds_calls.append(
             _ddb(
                 next(it),
                 ds["ddb_op"],
@@ -186,7 +234,7 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
     root_cause = None
     if rt is not None:
         rcall = next(it)
-        ds_doc["subsegments"].append(
+        ds_calls.append(
             {
                 "id": rcall,
                 "name": "routing-service",
@@ -233,16 +281,19 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
             "aws": {"ecs": {"container": "routing-service", "container_id": rt["task_id"]}, "xray": _SDK},
             "annotations": {"operation": "AssignAgent", "version": rt["version"], "ticket_id": rt["ticket_id"]},
             **_flags(rt["status"]),
-            "subsegments": [sql],
         }
+        rt_handler_id = next(it)
+        rt_calls = [sql]
+        rt_handler_cause: dict[str, Any] | None = None
         if rt["timeout"]:
             msg = f"Timeout after 3000 ms querying agent_skills for ticket {rt['ticket_id']}"
+            psql_id = next(it)
             sql["fault"] = True
             sql["cause"] = {
                 "working_directory": "/app",
                 "exceptions": [
                     {
-                        "id": next(it),
+                        "id": psql_id,
                         "type": "org.postgresql.util.PSQLException",
                         "message": msg,
                         "remote": True,
@@ -261,13 +312,17 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
                     }
                 ],
             }
-            rt_doc["cause"] = {"exceptions": [{"id": next(it), "type": "AgentAssignmentTimeout", "message": msg}]}
+            timeout_exc = {"id": next(it), "type": "AgentAssignmentTimeout", "message": msg}
+            rt_doc["cause"] = {"exceptions": [timeout_exc]}
+            # the handler threw it, caused by the driver's exception recorded on the SQL subsegment
+            rt_handler_cause = {"working_directory": "/app", "exceptions": [{**timeout_exc, "cause": psql_id}]}
             root_cause = _routing_root_cause(
                 {"Exceptions": [], "Remote": False},
+                {"Exceptions": [{"Name": "AgentAssignmentTimeout", "Message": msg}], "Remote": False},
                 {"Remote": True, "Exceptions": [{"Name": "PSQLException", "Message": msg}]},
             )
         else:
-            rt_doc["subsegments"].append(
+            rt_calls.append(
                 _ddb(
                     next(it),
                     "UpdateItem",
@@ -277,7 +332,12 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
                     rt["request_id"].replace("-", "").upper()[:32],
                 )
             )
+        rt_handler = _handler(rt_handler_id, rt, rt_calls)
+        if rt_handler_cause is not None:
+            rt_handler["cause"] = rt_handler_cause
+        rt_doc["subsegments"] = [rt_handler]
         docs.append(rt_doc)
+    ds_doc["subsegments"] = [_handler(ds_handler_id, ds, ds_calls)]
     docs.insert(1, ds_doc)
     services = [d["name"] for d in docs]
     summary: dict[str, Any] = {
@@ -319,16 +379,22 @@ def _documents(rows: dict[str, dict[str, Any]], ids: list[str]) -> tuple[list[di
         summary["ResponseTimeRootCauses"] = [
             _routing_root_cause(
                 {"Coverage": round(rt["latency_ms"] / sw["latency_ms"], 3), "Remote": False},
+                {"Coverage": round(_handler_ms(rt_doc) / sw["latency_ms"], 3), "Remote": False},
                 {"Coverage": round(rt["sql_ms"] / sw["latency_ms"], 3), "Remote": True},
             )
         ]
     return docs, summary
 
 
+def _handler_ms(segment: dict[str, Any]) -> float:
+    handler = segment["subsegments"][0]
+    return float((handler["end_time"] - handler["start_time"]) * 1000.0)
 
-def _routing_root_cause(service: dict[str, Any], database: dict[str, Any]) -> dict[str, Any]:
-    """A GetTraceSummaries root cause in routing-service's call to the agent_skills database; ``service``
-    and ``database`` add the EntityPath fields of a fault (Exceptions) or a response time (Coverage)."""
+
+def _routing_root_cause(service: dict[str, Any], handler: dict[str, Any], database: dict[str, Any]) -> dict[str, Any]:
+    """A GetTraceSummaries root cause in routing-service's call to the agent_skills database, made from
+    its request handler; ``service``, ``handler`` and ``database`` add the EntityPath fields of a fault
+    (Exceptions) or a response time (Coverage)."""
     return {
         "Services": [
             {
@@ -339,12 +405,14 @@ def _routing_root_cause(service: dict[str, Any], database: dict[str, Any]) -> di
                 "Inferred": False,
                 "EntityPath": [
                     {"Name": "routing-service", **service},
+                    {"Name": _handler_name("AssignAgent"), **handler},
                     {"Name": "agent_skills@aurora-prod", **database},
                 ],
             }
         ],
         "ClientImpacting": True,
     }
+
 
 def write_traces(
     out: Path, sim: Simulation, story: Story, scale: float, rng: np.random.Generator
@@ -372,9 +440,9 @@ def write_traces(
         summaries.append(summary)
     written = []
     folder = out / "traces"
-    npages = max(1, -(-len(summaries) // _PAGE))
+    npages = max(1, -(-len(summaries) // SUMMARY_PAGE))
     for p in range(npages):
-        chunk = summaries[p * _PAGE : (p + 1) * _PAGE]
+        chunk = summaries[p * SUMMARY_PAGE : (p + 1) * SUMMARY_PAGE]
         doc: dict[str, Any] = {
             "TraceSummaries": chunk,
             "ApproximateTime": story.end_ms // 1000,
@@ -383,12 +451,14 @@ def write_traces(
         if p + 1 < npages:
             doc["NextToken"] = f"trace-summaries-page-{p + 2:04d}"
         written.append(write_json(folder / f"get-trace-summaries-{p + 1:04d}.json.gz", doc))
-    for p in range(npages):
+    # one file per BatchGetTraces call, in summary order (the CLI prints a call's pages merged)
+    for c, i in enumerate(range(0, len(traces), BATCH_GET_TRACES_MAX_IDS)):
         written.append(
             write_json(
-                folder / f"batch-get-traces-{p + 1:04d}.json.gz",
-                {"Traces": traces[p * _PAGE : (p + 1) * _PAGE], "UnprocessedTraceIds": []},
+                folder / f"batch-get-traces-{c + 1:04d}.json.gz",
+                {"Traces": traces[i : i + BATCH_GET_TRACES_MAX_IDS], "UnprocessedTraceIds": []},
             )
         )
-    logger.debug("traces: %d in %d pages", len(traces), npages)
+    logger.debug("traces: %d in %d summary pages and %d BatchGetTraces calls", len(traces), npages,
+                 len(written) - npages)
     return written, len(traces)

@@ -3,17 +3,26 @@
 Layout::
 
     SNAPSHOT/
-      manifest.json                 what was imported or fetched, when, with which parameters; window,
-                                    region, account id (never credentials), schema version, row counts,
-                                    and the sha256 of every stored file
-      raw/<kind>/<sha>-<name>.gz    every input exactly as received, gzipped
-      frames/<frame>.parquet        small frames (slos, deployments, alarms, ...)
-      frames/<frame>/<day>.parquet  large frames partitioned by UTC day (metrics, requests, logs, spans)
-      quarantine/<sha>-<name>.jsonl records that could not be loaded (file, line, reason, content)
+      manifest.json                       what was imported or fetched, when, with which parameters;
+                                          window, region, account id (never credentials), schema
+                                          version, row counts, and the sha256 of every stored file
+      raw/<kind>/<sha>-<name>.gz          every input exactly as received, gzipped
+      frames/<frame>.<sha>.parquet        small frames (slos, deployments, alarms, ...)
+      frames/<frame>/<day>.<sha>.parquet  large frames partitioned by UTC day (metrics, requests, logs, spans)
+      quarantine/<sha>-<name>.jsonl       records that could not be loaded (file, line, reason, content)
 
-Every write is atomic (temporary name, then rename) and ``manifest.json`` is written last, so a crash
-leaves the previous state readable. Rows are de-duplicated on each frame's key when merged, so
-importing the same input twice adds nothing. Reading is lazy (``scan_parquet``). One writer at a time.
+``manifest.json`` is the commit point. A changed frame file is written under a new name (``<sha>`` is
+the first 16 hex digits of its content's sha256) beside the version it replaces; the manifest then
+names the new version, and only after the manifest is saved is the old version deleted. Readers read
+only the files the manifest lists, so a crash at any step leaves the previous state readable and
+``verify`` passing (files written after the last saved manifest are unlisted, ignored, and deleted by
+the next save). Every file write is atomic (temporary name, then rename). Rows are de-duplicated on
+each frame's key when merged, so importing the same input twice adds nothing. Reading is lazy
+(``scan_parquet``). One writer at a time; a reader that opened the snapshot before a change should
+reopen it after (the versions it lists are deleted).
+
+Snapshots written before versioned names (``frames/<frame>.parquet``, ``frames/<frame>/<day>.parquet``)
+read the same way; a change to such a file writes a versioned one in its place.
 
 Examples
 --------
@@ -29,6 +38,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +49,7 @@ import polars as pl
 from slo_analysis import frames
 from slo_analysis.exceptions import ChecksumError, SnapshotError
 from slo_analysis.sources._io import GZIP_MAGIC, BadRecord
-from slo_analysis.store.atomic import atomic_write_bytes, atomic_write_parquet, sha256_bytes, sha256_file
+from slo_analysis.store.atomic import atomic_write_bytes, sha256_bytes, sha256_file, write_parquet_versioned
 
 __all__ = ["Snapshot", "SCHEMA_VERSION", "MANIFEST_NAME"]
 
@@ -47,6 +57,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+_VERSION = re.compile(r"(?:\.[0-9a-f]{16})?\.parquet$")  # <stem>[.<sha16>].parquet
 _FORBIDDEN_MANIFEST_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token",
                             "SecretAccessKey", "SessionToken")
 
@@ -120,6 +131,18 @@ class Snapshot:
             if key in text:
                 raise SnapshotError(self.path, f"refusing to write a manifest containing {key!r}")
         atomic_write_bytes(self.path / MANIFEST_NAME, text.encode())
+        self._remove_unlisted_frame_files()
+
+    def _remove_unlisted_frame_files(self) -> None:
+        """Delete frame files the saved manifest does not list: versions it replaced, and files
+        (or temporary files) a crashed change wrote before its manifest."""
+        root = self.path / "frames"
+        if not root.is_dir():
+            return
+        listed = self.manifest["files"]
+        for p in sorted(root.rglob("*")):  # bounded by the folder's contents
+            if p.is_file() and p.relative_to(self.path).as_posix() not in listed:
+                p.unlink(missing_ok=True)
 
     def has_input(self, sha256: str) -> bool:
         """Whether an input with this sha256 was already imported."""
@@ -152,9 +175,6 @@ class Snapshot:
     def _track(self, path: Path) -> None:
         self.manifest["files"][path.relative_to(self.path).as_posix()] = sha256_file(path)
 
-    def _untrack(self, path: Path) -> None:
-        self.manifest["files"].pop(path.relative_to(self.path).as_posix(), None)
-
     # -- raw inputs ----------------------------------------------------------------------------
     def add_raw(self, data: bytes, *, name: str, kind: str) -> str:
         """Keep an input exactly as received (gzipped when it was not); returns its relative path."""
@@ -180,18 +200,34 @@ class Snapshot:
         return target.relative_to(self.path).as_posix()
 
     # -- frames --------------------------------------------------------------------------------
+    def _frame_parts(self, name: str) -> dict[str, str]:
+        """The files of frame ``name`` the manifest lists: part -> path relative to the snapshot.
+
+        A part is a UTC day (``frames/<name>/<day>[.<sha>].parquet``) or, for a frame that is not
+        partitioned, the frame itself (``frames/<name>[.<sha>].parquet``).
+        """
+        partitioned = frames.schema(name).partitioned
+        folder = f"frames/{name}/" if partitioned else "frames/"
+        out: dict[str, str] = {}
+        for rel in sorted(self.manifest["files"]):
+            fname = rel[len(folder):]
+            if not rel.startswith(folder) or "/" in fname or not _VERSION.search(fname):
+                continue
+            part = _VERSION.sub("", fname)
+            if partitioned or part == name:
+                out[part] = rel
+        return out
+
     def _frame_files(self, name: str) -> list[Path]:
-        s = frames.schema(name)
-        if s.partitioned:
-            return sorted((self.path / "frames" / name).glob("*.parquet"))
-        single = self.path / "frames" / f"{name}.parquet"
-        return [single] if single.exists() else []
+        return [self.path / rel for _, rel in sorted(self._frame_parts(name).items())]
 
     def write_frame(self, name: str, df: pl.DataFrame) -> int:
         """Merge ``df`` into the stored frame ``name``; returns the number of rows actually added.
 
         Rows equal on the frame's key to a stored row are dropped (the stored row wins), so
-        re-importing an input is a no-op. Large frames only rewrite the days ``df`` touches.
+        re-importing an input is a no-op. Large frames only rewrite the days ``df`` touches. Each
+        rewritten part is a new file; the manifest (in memory) names it only once every part is
+        written, and the version it replaces stays on disk until :meth:`save_manifest`.
         """
         s = frames.schema(name)
         df = frames.validate(df, name).select(list(s.columns))
@@ -201,21 +237,31 @@ class Snapshot:
             assert s.time_column is not None
             day = pl.col(s.time_column).dt.date()
             parts = df.with_columns(day.alias("__day")).partition_by("__day", as_dict=True)
-            targets = [(self.path / "frames" / name / f"{key[0]}.parquet", part.drop("__day"))
+            folder = self.path / "frames" / name
+            targets = [(str(key[0]), part.drop("__day"))
                        for key, part in sorted(parts.items(), key=lambda kv: str(kv[0][0]))]
         else:
-            targets = [(self.path / "frames" / f"{name}.parquet", df)]
+            folder = self.path / "frames"
+            targets = [(name, df)]
+        stored = self._frame_parts(name)
         added = 0
-        for target, new in targets:
-            old = pl.read_parquet(target) if target.exists() else frames.empty(name)
+        staged: list[tuple[str | None, Path, str]] = []  # (version replaced, new file, its sha256)
+        for part, new in targets:
+            old_rel = stored.get(part)
+            old = pl.read_parquet(self.path / old_rel) if old_rel else frames.empty(name)
             merged = pl.concat([old, new], how="vertical").unique(subset=list(s.key), keep="first",
                                                                    maintain_order=True)
             if s.time_column:
                 merged = merged.sort(s.time_column, maintain_order=True)
-            added += merged.height - old.height
             if merged.height != old.height:
-                atomic_write_parquet(merged, target)
-                self._track(target)
+                added += merged.height - old.height
+                path, digest = write_parquet_versioned(merged, folder, part)
+                staged.append((old_rel, path, digest))
+        files = self.manifest["files"]
+        for old_rel, path, digest in staged:  # every part is on disk: now the manifest may name them
+            if old_rel is not None:
+                files.pop(old_rel, None)
+            files[path.relative_to(self.path).as_posix()] = digest
         info = self.manifest["frames"].setdefault(name, {"rows": 0})
         info["rows"] = int(info["rows"]) + added
         if s.partitioned:  # telemetry frames bound the window; a months-old baseline deployment does not

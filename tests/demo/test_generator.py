@@ -218,11 +218,24 @@ def test_multiline_stack_traces_continue_without_timestamp(demo: Path) -> None:
     assert found
 
 
+def _subsegments(doc: dict, depth: int = 1) -> list[tuple[int, dict, dict]]:
+    """Every (depth, subsegment, its parent) below a segment document, depth 1 = a direct subsegment."""
+    out = []
+    for sub in doc.get("subsegments", []):
+        out.append((depth, sub, doc))
+        out.extend(_subsegments(sub, depth + 1))
+    return out
+
+
 def test_traces_documents_parse_and_agree_with_summaries(demo: Path, scenario: dict) -> None:
     summaries = [s for p in sorted((demo / "traces").glob("get-trace-summaries-*")) for s in _json(p)["TraceSummaries"]]
-    traces = [t for p in sorted((demo / "traces").glob("batch-get-traces-*")) for t in _json(p)["Traces"]]
+    calls = [_json(p) for p in sorted((demo / "traces").glob("batch-get-traces-*"))]
+    traces = [t for c in calls for t in c["Traces"]]
     assert len(traces) == len(summaries) == scenario["counts"]["traces"] > 20
-    assert {t["Id"] for t in traces} == {s["Id"] for s in summaries}
+    assert [t["Id"] for t in traces] == [s["Id"] for s in summaries]  # fetched in the order listed
+    # one BatchGetTraces call takes at most 5 trace ids: every file is one call, all full but the last
+    assert [len(c["Traces"]) for c in calls[:-1]] == [5] * (len(calls) - 1) and 1 <= len(calls[-1]["Traces"]) <= 5
+    assert all(c["UnprocessedTraceIds"] == [] and "NextToken" not in c for c in calls)
     slow_sql = faults = 0
     for t in traces:
         assert re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", t["Id"])
@@ -231,13 +244,37 @@ def test_traces_documents_parse_and_agree_with_summaries(demo: Path, scenario: d
             doc = json.loads(seg["Document"])
             assert doc["id"] == seg["Id"] and doc["trace_id"] == t["Id"]
             assert doc["end_time"] >= doc["start_time"]
-            for sub in doc.get("subsegments", []):
+            for _depth, sub, parent in _subsegments(doc):
+                assert parent["start_time"] <= sub["start_time"] <= sub["end_time"] <= parent["end_time"] + 0.002
                 if "sql" in sub and sub["end_time"] - sub["start_time"] > 1.0:
                     slow_sql += 1
-                if sub.get("fault") and "cause" in sub:
+                if sub.get("fault") and "exceptions" in sub.get("cause", {}) and "sql" in sub:
                     assert sub["cause"]["exceptions"][0]["message"].startswith("Timeout after 3000 ms")
                     faults += 1
     assert slow_sql > 0 and faults > 0
+
+
+def test_calls_nest_under_the_request_handler(demo: Path) -> None:
+    """As the X-Ray SDK for Java records them: segment -> handler method -> SQL / DynamoDB / HTTP call."""
+    docs = [json.loads(s["Document"]) for p in sorted((demo / "traces").glob("batch-get-traces-*"))
+            for t in _json(p)["Traces"] for s in t["Segments"]]
+    depth_of = {"sql": set(), "DynamoDB": set()}
+    handlers = set()
+    for doc in docs:
+        for depth, sub, parent in _subsegments(doc):
+            if "sql" in sub:
+                depth_of["sql"].add(depth)
+            if sub["name"] == "DynamoDB":
+                depth_of["DynamoDB"].add(depth)
+            if sub.get("namespace") in ("aws", "remote") and doc["name"] != "support-web":
+                assert depth >= 2 and "namespace" not in parent, (doc["name"], sub["name"])
+                handlers.add(parent["name"])
+    assert depth_of == {"sql": {2}, "DynamoDB": {2}}
+    assert "AgentMatcher.assign" in handlers and "TicketController.createTicket" in handlers
+    timeouts = [sub for doc in docs if doc["name"] == "routing-service" and doc.get("fault")
+                for _, sub, _ in _subsegments(doc) if sub["name"] == "AgentMatcher.assign"]
+    assert timeouts and all(h.get("fault") and h["cause"]["exceptions"][0]["type"] == "AgentAssignmentTimeout"
+                            for h in timeouts)
 
 
 def test_slos_alarms_and_deployments(demo: Path, scenario: dict) -> None:

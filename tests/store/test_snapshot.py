@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from slo_analysis import frames
 from slo_analysis.exceptions import ChecksumError, SnapshotError
 from slo_analysis.sources._io import BadRecord
 from slo_analysis.store import Snapshot
+from slo_analysis.store import snapshot as snapshot_module
 
 T0 = datetime(2026, 11, 2, 23, 58, tzinfo=UTC)
 
@@ -29,7 +33,8 @@ def test_frames_partition_by_day_and_reimport_adds_nothing(tmp_path: Path) -> No
     snap = Snapshot.create(tmp_path / "s")
     assert snap.write_frame("metrics", metrics(5)) == 5  # 23:58 .. 00:02 spans two days
     files = sorted(p.name for p in (tmp_path / "s" / "frames" / "metrics").iterdir())
-    assert files == ["2026-11-02.parquet", "2026-11-03.parquet"]
+    assert [f.split(".")[0] for f in files] == ["2026-11-02", "2026-11-03"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d\.[0-9a-f]{16}\.parquet", f) for f in files)
     assert snap.write_frame("metrics", metrics(5)) == 0
     assert snap.write_frame("metrics", metrics(7)) == 2  # overlapping window: only the new minutes
     out = snap.read("metrics")
@@ -69,10 +74,15 @@ def test_verify_detects_a_changed_file(tmp_path: Path) -> None:
         Snapshot.open(tmp_path / "s").verify()
 
 
+def _frame_files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in (root / "frames").rglob("*") if p.is_file())
+
+
 def test_a_failed_write_leaves_the_stored_partition_untouched(tmp_path: Path, monkeypatch) -> None:
     snap = Snapshot.create(tmp_path / "s")
     snap.write_frame("metrics", metrics(1))
-    part = tmp_path / "s" / "frames" / "metrics" / "2026-11-02.parquet"
+    snap.save_manifest()
+    [part] = (tmp_path / "s" / "frames" / "metrics").iterdir()
     before = part.read_bytes()
 
     def crash(self, file, **kwargs):  # type: ignore[no-untyped-def]
@@ -83,7 +93,94 @@ def test_a_failed_write_leaves_the_stored_partition_untouched(tmp_path: Path, mo
     with pytest.raises(OSError, match="disk full"):
         snap.write_frame("metrics", metrics(2))
     assert part.read_bytes() == before
-    assert not [p for p in part.parent.iterdir() if p.name.endswith(".tmp")]
+    assert [p.name for p in part.parent.iterdir()] == [part.name]  # no temporary file left behind
+    assert snap.read("metrics").height == 1
+
+
+def test_a_crash_between_frame_files_leaves_the_previous_state_readable(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "s"
+    snap = Snapshot.create(root)
+    snap.write_frame("metrics", metrics(5))  # two days: 2026-11-02 and 2026-11-03
+    snap.save_manifest()
+    committed = Snapshot.open(root).read("metrics")
+    committed_files = _frame_files(root)
+    real = snapshot_module.write_parquet_versioned
+    calls: list[str] = []
+
+    def crash_on_second_part(df: pl.DataFrame, folder: Path, stem: str) -> tuple[Path, str]:
+        calls.append(stem)
+        if len(calls) == 2:
+            raise OSError("killed between two frame files")
+        return real(df, folder, stem)
+
+    monkeypatch.setattr(snapshot_module, "write_parquet_versioned", crash_on_second_part)
+    with pytest.raises(OSError, match="killed"):
+        snap.write_frame("metrics", metrics(9, start=T0 - timedelta(minutes=2)))  # adds rows to both days
+    assert calls == ["2026-11-02", "2026-11-03"]
+    [orphan] = set(_frame_files(root)) - set(committed_files)  # the first new part reached the disk
+    for reader in (Snapshot.open(root), snap):  # on disk, and in the writer's own (unsaved) manifest
+        reader.verify()
+        assert reader.read("metrics").equals(committed)
+    # the next saved change deletes the orphan and the versions it replaced
+    monkeypatch.setattr(snapshot_module, "write_parquet_versioned", real)
+    assert snap.write_frame("metrics", metrics(7)) == 2
+    snap.save_manifest()
+    again = Snapshot.open(root)
+    again.verify()
+    assert again.read("metrics").height == 7
+    listed = sorted(r for r in again.manifest["files"] if r.startswith("frames/"))
+    assert _frame_files(root) == listed and orphan not in listed
+    assert committed_files[0] in listed and committed_files[1] not in listed  # only 2026-11-03 changed
+
+
+def test_a_crash_between_frames_before_the_manifest_leaves_the_previous_state(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    snap = Snapshot.create(root)
+    snap.write_frame("metrics", metrics(3))
+    snap.save_manifest()
+    # a later import writes two frames, then dies before its manifest: its files are on disk, unlisted
+    snap.write_frame("metrics", metrics(6))
+    snap.write_frame("deployments", frames.empty("deployments"))
+    assert len(_frame_files(root)) == 3
+    reopened = Snapshot.open(root)
+    reopened.verify()
+    assert reopened.read("metrics").height == 3 and reopened.rows("metrics") == 3
+    assert reopened.manifest["window"]["end"].startswith("2026-11-03T00:00:00.001")
+
+
+def test_a_snapshot_with_unversioned_frame_files_reads_and_upgrades(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    snap = Snapshot.create(root)
+    legacy = root / "frames" / "metrics" / "2026-11-02.parquet"  # the layout before versioned names
+    legacy.parent.mkdir(parents=True)
+    metrics(1).write_parquet(legacy)
+    snap._track(legacy)
+    snap.manifest["frames"]["metrics"] = {"rows": 1}
+    snap.save_manifest()
+    old = Snapshot.open(root)
+    assert old.read("metrics").height == 1
+    assert old.write_frame("metrics", metrics(2)) == 1  # 23:59, the same day
+    old.save_manifest()
+    assert not legacy.exists()
+    assert Snapshot.open(root).read("metrics").height == 2
+    Snapshot.open(root).verify()
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_stored_files_follow_the_umask_not_mkstemp(tmp_path: Path, mask: int) -> None:
+    previous = os.umask(mask)
+    try:
+        snap = Snapshot.create(tmp_path / "s")
+        snap.write_frame("metrics", metrics(2))
+        snap.write_frame("deployments", frames.empty("deployments"))
+        snap.add_raw(b'{"MetricDataResults": []}', name="page.json", kind="metric-data")
+        snap.add_quarantine([BadRecord("a.gz", 1, "bad", "x")], name="a.gz")
+        snap.save_manifest()
+    finally:
+        os.umask(previous)
+    files = [p for p in (tmp_path / "s").rglob("*") if p.is_file()]
+    assert {p.parts[len(tmp_path.parts) + 1] for p in files} == {"manifest.json", "frames", "raw", "quarantine"}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o666 & ~mask}
 
 
 def test_quarantine_keeps_bad_records(tmp_path: Path) -> None:
