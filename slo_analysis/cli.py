@@ -74,10 +74,16 @@ def _demo_is_current(folder: Path, seed: int, days: int, scale: float) -> bool:
     return (meta.get("seed"), meta.get("days"), float(meta.get("scale", 0))) == (seed, days, scale)
 
 
+def _schema_version(snap_dir: Path) -> int | None:
+    """The schema version a snapshot folder was written with (None: no snapshot there yet)."""
+    manifest = snap_dir / "manifest.json"
+    return json.loads(manifest.read_text()).get("schema_version") if manifest.exists() else None
+
+
 def _ensure_demo_snapshot(data_dir: Path, seed: int, days: int, scale: float) -> Path:
     """Generate the demo incident when missing or stale, import it, and return the snapshot folder."""
     from slo_analysis import demo
-    from slo_analysis.store import import_files
+    from slo_analysis.store import SCHEMA_VERSION, import_files
 
     folder, snap_dir = data_dir / DEMO_FOLDER, data_dir / DEMO_SNAPSHOT
     if not _demo_is_current(folder, seed, days, scale):
@@ -85,6 +91,9 @@ def _ensure_demo_snapshot(data_dir: Path, seed: int, days: int, scale: float) ->
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(snap_dir, ignore_errors=True)  # a snapshot of older demo data is stale
         demo.generate(folder, seed=seed, days=days, scale=scale)
+    elif _schema_version(snap_dir) not in (None, SCHEMA_VERSION):
+        typer.echo(f"rebuilding {snap_dir}: it was written by an older slo_analysis")
+        shutil.rmtree(snap_dir)
     inputs = sorted(p for p in folder.iterdir() if p.name != "scenario.json")  # ground truth stays out
     typer.echo(f"importing {folder} into {snap_dir} ...")
     result = import_files(inputs, snap_dir, progress=lambda it: tqdm(list(it), desc="import", unit="file",

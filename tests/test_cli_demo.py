@@ -7,9 +7,11 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from slo_analysis.cli import DEMO_FOLDER, DEMO_SNAPSHOT, app
+from slo_analysis.exceptions import SnapshotError
 
 
 def test_demo_command_prints_summary_slo_table_windows_and_truth(small_demo: Path, tmp_path: Path) -> None:
@@ -50,3 +52,20 @@ def test_demo_command_prints_summary_slo_table_windows_and_truth(small_demo: Pat
     assert f"onset {onset}" in out
     assert "Ground truth (scenario.json; the analysis never reads it):" in out
     assert out.rstrip().splitlines()[-1].startswith("done in ")
+
+
+def test_a_demo_snapshot_from_an_older_schema_is_rebuilt(small_demo: Path, tmp_path: Path) -> None:
+    from slo_analysis.cli import _ensure_demo_snapshot
+    from slo_analysis.store import SCHEMA_VERSION, Snapshot
+
+    shutil.copytree(small_demo, tmp_path / DEMO_FOLDER)
+    snap_dir = _ensure_demo_snapshot(tmp_path, seed=11, days=3, scale=0.2)
+    manifest = snap_dir / "manifest.json"
+    old = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**old, "schema_version": SCHEMA_VERSION - 1}))
+    with pytest.raises(SnapshotError, match=r"schema_version 1; this slo_analysis reads 2: rebuild it"):
+        Snapshot.open(snap_dir)
+    assert _ensure_demo_snapshot(tmp_path, seed=11, days=3, scale=0.2) == snap_dir
+    rebuilt = Snapshot.open(snap_dir)
+    assert rebuilt.manifest["schema_version"] == SCHEMA_VERSION
+    assert rebuilt.manifest["frames"] == old["frames"]  # same rows per frame

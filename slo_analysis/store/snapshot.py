@@ -55,7 +55,7 @@ __all__ = ["Snapshot", "SCHEMA_VERSION", "MANIFEST_NAME"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: logs and requests gained `occurrence` (identical events are kept)
 MANIFEST_NAME = "manifest.json"
 _VERSION = re.compile(r"(?:\.[0-9a-f]{16})?\.parquet$")  # <stem>[.<sha16>].parquet
 _FORBIDDEN_MANIFEST_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token",
@@ -119,7 +119,8 @@ class Snapshot:
             raise SnapshotError(mpath, f"manifest is not valid JSON: {exc}") from exc
         version = manifest.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise SnapshotError(mpath, f"schema_version {version!r}; this slo_analysis reads {SCHEMA_VERSION}")
+            raise SnapshotError(mpath, f"schema_version {version!r}; this slo_analysis reads {SCHEMA_VERSION}: "
+                                       f"rebuild it from its inputs (`slo-analysis import {p / 'raw'} --out NEW`)")
         return cls(p, manifest)
 
     # -- manifest ------------------------------------------------------------------------------

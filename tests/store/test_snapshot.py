@@ -13,7 +13,7 @@ import pytest
 from slo_analysis import frames
 from slo_analysis.exceptions import ChecksumError, SnapshotError
 from slo_analysis.sources._io import BadRecord
-from slo_analysis.store import Snapshot
+from slo_analysis.store import SCHEMA_VERSION, Snapshot
 from slo_analysis.store import snapshot as snapshot_module
 
 T0 = datetime(2026, 11, 2, 23, 58, tzinfo=UTC)
@@ -58,7 +58,7 @@ def test_window_is_half_open_and_manifest_round_trips(tmp_path: Path) -> None:
     again = Snapshot.open(tmp_path / "s")
     start, end = again.window
     assert start == T0 and end == T0 + timedelta(minutes=2, milliseconds=1)
-    assert again.manifest["region"] == "eu-west-1" and again.manifest["schema_version"] == 1
+    assert again.manifest["region"] == "eu-west-1" and again.manifest["schema_version"] == SCHEMA_VERSION == 2
     assert again.manifest["frames"]["metrics"]["rows"] == 3
 
 
