@@ -35,7 +35,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from math import ceil
 from typing import Any, Literal
@@ -61,6 +61,9 @@ __all__ = [
     "rolling_budget",
     "calendar_budget",
     "calendar_interval_bounds",
+    "stack_slis",
+    "slo_groups",
+    "budgets_for_many",
 ]
 
 OK = "OK"
@@ -153,12 +156,6 @@ def _steps(seconds: float, period_s: float) -> int:
     return max(1, ceil(seconds / period_s - 1e-9))
 
 
-def _window_sum(col: str, n: int) -> pl.Expr:
-    """Sum of ``col`` over the last ``n`` rows (partial at the start), via a cumulative sum."""
-    cs = pl.col(col).cum_sum()
-    return cs - cs.shift(n, fill_value=0.0)
-
-
 def burn_rates(
     sli: Any,
     target: float,
@@ -201,15 +198,21 @@ def burn_rates(
     allowed = 1.0 - target
     steps = [(f"burn_{window_label(lb)}", _steps(lb, p)) for lb in lookbacks_s]
     cum = frame.select("timestamp", _cg=pl.col("good").cum_sum(), _cb=pl.col("bad").cum_sum())
+    return cum.select("timestamp", *_burn_exprs(steps, allowed, partial))
+
+
+def _burn_exprs(steps: list[tuple[str, int]], allowed: float, partial: bool) -> list[pl.Expr]:
+    """Burn-rate expressions over cumulative sums ``_cg``/``_cb`` (shared by the one- and many-SLO paths)."""
     exprs = []
     for name, n in steps:
         bad = pl.col("_cb") - pl.col("_cb").shift(n, fill_value=0.0)
         total = bad + pl.col("_cg") - pl.col("_cg").shift(n, fill_value=0.0)
         ok = total > 0
         if not partial:
-            ok = ok & pl.col("_cb").shift(n - 1).is_not_null()
+            # = _cb.shift(n - 1).is_not_null(), shifting a bitmap instead of a float column
+            ok = ok & pl.col("_cb").is_not_null().shift(n - 1, fill_value=False)
         exprs.append(pl.when(ok).then(bad / total / allowed).alias(name))
-    return cum.select("timestamp", *exprs)
+    return exprs
 
 
 def _status(remaining: pl.Expr, fraction: pl.Expr, total: pl.Expr, warning_threshold: float) -> pl.Expr:
@@ -286,18 +289,141 @@ def rolling_budget(
     [(1.0, 1.0, 'OK'), (1.0, 0.0, 'WARNING'), (1.0, 0.0, 'WARNING')]
     """
     frame, p, m = sli_parts(sli, period_s, method)
+    cum = frame.with_columns(_cg=pl.col("good").cum_sum(), _cb=pl.col("bad").cum_sum())
+    return _rolling_plan(cum, target, interval_s, p, m, warning_threshold)
+
+
+def _rolling_plan(
+    cum: pl.DataFrame,
+    target: float,
+    interval_s: float,
+    p: float,
+    m: str,
+    warning_threshold: float,
+    keep: Iterable[str] = (),
+) -> pl.DataFrame:
+    """The rolling-budget columns (after ``keep``) from cumulative sums ``_cg``/``_cb``.
+
+    One plan serves :func:`rolling_budget` and :func:`budgets_for_many`, so both give the same numbers
+    (eager: with these many columns polars' lazy engine was slower, not faster).
+    """
     n = _steps(interval_s, p)
-    df = frame.select(
+    df = cum.select(
+        *keep,
         "timestamp",
         interval_start=pl.col("timestamp") + pl.duration(milliseconds=round(p * 1000)) - pl.duration(
             milliseconds=round(n * p * 1000)
         ),
         interval_end=pl.col("timestamp") + pl.duration(milliseconds=round(p * 1000)),
-        good=_window_sum("good", n),
-        bad=_window_sum("bad", n),
+        good=pl.col("_cg") - pl.col("_cg").shift(n, fill_value=0.0),
+        bad=pl.col("_cb") - pl.col("_cb").shift(n, fill_value=0.0),
     ).with_columns(total=pl.col("good") + pl.col("bad"))
     return _finish(df, target, m, p, pl.lit(float(n)), warning_threshold)
 
+
+def stack_slis(
+    slis: Mapping[str, Any], *, period_s: float | None = None, method: str | None = None
+) -> tuple[pl.DataFrame, float, str]:
+    """Many SLIs as one long frame ``slo, timestamp, good, bad``, with their common period and method.
+
+    ``slo`` is an Enum over the mapping's keys in their order; each SLI's rows stay contiguous and in
+    order, which the ``*_for_many`` functions rely on. Every SLI must share the period and method
+    (stack period- and request-based SLOs separately).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> f = pl.DataFrame({"timestamp": [0, 60_000], "good": [1.0, 2.0], "bad": [0.0, 1.0]},
+    ...                  schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
+    >>> long, p, m = stack_slis({"a": f, "b": f.head(1)}, period_s=60, method="request")
+    >>> long["slo"].to_list(), p, m
+    (['a', 'a', 'b'], 60.0, 'request')
+    """
+    if not slis:
+        raise ValueError("stack_slis needs at least one SLI")
+    names = list(slis)
+    bad_names = [k for k in names if not isinstance(k, str)]
+    if bad_names:
+        raise ValueError(f"SLI names must be strings, got {bad_names[0]!r}")
+    dtype = pl.Enum(names)
+    parts, common = [], None
+    for name in names:
+        frame, p, m = sli_parts(slis[name], period_s, method)
+        if common is None:
+            common = (p, m)
+        elif (p, m) != common:
+            raise ValueError(f"SLI {name!r}: period {p} s / method {m!r} differs from the first SLI's "
+                             f"{common[0]} s / {common[1]!r}; stack them separately")
+        parts.append(frame.select(pl.lit(name, dtype).alias("slo"), "timestamp", "good", "bad"))
+    assert common is not None
+    return pl.concat(parts), common[0], common[1]
+
+
+def slo_groups(stacked: pl.DataFrame, key: str = "slo") -> tuple[np.ndarray, np.ndarray]:
+    """Row offsets and lengths of each SLO's contiguous block in a stacked frame (see :func:`stack_slis`).
+
+    Raises a ValueError when a key's rows are not contiguous in key order.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.DataFrame({"slo": ["a", "a", "b"]}, schema={"slo": pl.Enum(["a", "b"])})
+    >>> [x.tolist() for x in slo_groups(s)]
+    [[0, 2], [2, 1]]
+    """
+    if key not in stacked.columns:
+        raise FrameValidationError("stacked SLI", key, "missing column (build the frame with stack_slis)")
+    runs = stacked[key].to_physical().rle()
+    lengths = runs.struct.field("len").to_numpy().astype(np.int64)
+    values = runs.struct.field("value")
+    if values.len() > 1 and not (values.diff().drop_nulls() > 0).all():
+        raise FrameValidationError("stacked SLI", key, "each SLO's rows must be contiguous, in key order "
+                                   "(build the frame with stack_slis)")
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return offsets, lengths
+
+
+def budgets_for_many(
+    stacked: pl.DataFrame,
+    target: float,
+    interval_s: float,
+    lookbacks_s: Iterable[float] = (),
+    *,
+    period_s: float,
+    method: str = "request",
+    warning_threshold: float = 0.5,
+    partial: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`rolling_budget` and :func:`burn_rates` for every SLO of a stacked frame.
+
+    ``stacked`` comes from :func:`stack_slis`. Each SLO's rows are a zero-copy slice running the very
+    expressions :func:`rolling_budget` and :func:`burn_rates` run (so the numbers are identical), with
+    the cumulative sums computed once and shared by the budget and every burn-rate look-back. Returns
+    ``(budget, burn)``: the columns of :func:`rolling_budget` and of :func:`burn_rates`, each after a
+    leading ``slo`` column (chunked per SLO, not rechunked). ``burn`` is ``slo, timestamp`` only
+    without ``lookbacks_s``. For many long SLIs, call it on groups of SLOs to bound memory.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> f = pl.DataFrame({"timestamp": [0, 60_000], "good": [990.0, 1000.0], "bad": [10.0, 0.0]},
+    ...                  schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
+    >>> long, p, m = stack_slis({"a": f, "b": f}, period_s=60, method="request")
+    >>> budget, burn = budgets_for_many(long, 0.99, 120, [60], period_s=p, method=m)
+    >>> budget["status"].to_list(), burn["burn_1m"].round(9).to_list()
+    (['WARNING', 'OK', 'WARNING', 'OK'], [1.0, 0.0, 1.0, 0.0])
+    """
+    _, p, m = sli_parts(stacked.head(0), period_s, method)
+    _check_goal(target, warning_threshold)
+    steps = [(f"burn_{window_label(lb)}", _steps(lb, p)) for lb in lookbacks_s]
+    burn = _burn_exprs(steps, 1.0 - target, partial)
+    frame = stacked.select("slo", "timestamp", pl.col("good").cast(pl.Float64), pl.col("bad").cast(pl.Float64))
+    budgets, burns = [], []
+    for o, n in zip(*slo_groups(stacked), strict=True):
+        cum = frame.slice(int(o), int(n)).with_columns(_cg=pl.col("good").cum_sum(), _cb=pl.col("bad").cum_sum())
+        budgets.append(_rolling_plan(cum, target, interval_s, p, m, warning_threshold, keep=["slo"]))
+        burns.append(cum.select("slo", "timestamp", *burn))
+    return pl.concat(budgets, rechunk=False), pl.concat(burns, rechunk=False)
 
 def _month_index(values: np.ndarray) -> np.ndarray:
     return values.astype("datetime64[M]").astype(np.int64)

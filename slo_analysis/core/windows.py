@@ -45,7 +45,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from slo_analysis.core.budget import BREACHED, INSUFFICIENT_DATA, burn_rates, sli_parts, window_label
+from slo_analysis.core.budget import (
+    BREACHED,
+    INSUFFICIENT_DATA,
+    burn_rates,
+    sli_parts,
+    slo_groups,
+    window_label,
+)
 
 __all__ = [
     "Condition",
@@ -54,6 +61,8 @@ __all__ = [
     "burn_condition",
     "breach_windows",
     "incident_windows",
+    "breach_windows_for_many",
+    "incident_windows_for_many",
     "at_risk_periods",
 ]
 
@@ -100,23 +109,64 @@ def mask_windows(
     >>> mask_windows(ts, m, 60, merge_gap_s=120)["duration_s"].to_list()
     [240.0]
     """
+    return _runs(timestamps, mask, period_s, merge_gap_s=merge_gap_s, min_duration_s=min_duration_s,
+                 values=values, aggs=aggs)
+
+
+def _breaks(a: np.ndarray, step: int) -> np.ndarray:
+    """True at 0 and wherever ``a[i] != a[i - 1] + step`` (no ``np.diff(prepend=)``: it copies the array)."""
+    out = np.ones(a.size, dtype=bool)
+    if a.size > 1:
+        np.not_equal(a[1:], a[:-1] + step, out=out[1:])
+    return out
+
+
+def _runs(
+    timestamps: pl.Series,
+    mask: pl.Series,
+    period_s: float,
+    *,
+    merge_gap_s: float = 0.0,
+    min_duration_s: float = 0.0,
+    values: dict[str, pl.Series] | None = None,
+    aggs: Sequence[pl.Expr] = (),
+    key: pl.Series | None = None,
+) -> pl.DataFrame:
+    """:func:`mask_windows`, and with ``key`` (an SLO column of a stacked frame) runs never cross keys.
+
+    With a key the result starts with the key column; rows stay in key order, then time order.
+    """
     p = pl.duration(milliseconds=_ms(period_s))
-    # only the rows where the mask holds are grouped: a run starts where the row index jumps
-    rows = np.flatnonzero(mask.fill_null(False).cast(pl.Boolean).to_numpy())
-    run = np.cumsum(np.diff(rows, prepend=-2) != 1)
-    df = pl.DataFrame({"timestamp": timestamps.gather(rows), "_run": run})
+    # only the rows where the mask holds are grouped: a run starts where the row index jumps (or the key changes)
+    # (filter, not gather: gathering from a chunked column cost over 10x more)
+    keep = mask.fill_null(False).cast(pl.Boolean)
+    rows = np.flatnonzero(keep.to_numpy())
+    starts = _breaks(rows, 1)
+    df = pl.DataFrame({"timestamp": timestamps.filter(keep)})
+    first: list[pl.Expr] = []
+    if key is not None:
+        k = key.filter(keep)
+        codes = k.to_physical().cast(pl.Int64).to_numpy()
+        starts |= _breaks(codes, 0)
+        df = df.with_columns(k)
+        first = [pl.col(key.name).first()]
+    # run ids never decrease: flagged sorted, polars groups them without hashing (7x faster on long runs)
+    df = df.with_columns(_run=pl.Series(np.cumsum(starts)).set_sorted())
     if values:
-        df = df.with_columns(**{k: v.gather(rows) for k, v in values.items()})
+        df = df.with_columns(**{k: v.filter(keep) for k, v in values.items()})
     runs = (
         df
         .group_by("_run", maintain_order=True)
-        .agg(pl.col("timestamp").first().alias("start"), (pl.col("timestamp").last() + p).alias("end"), *aggs)
+        .agg(*first, pl.col("timestamp").first().alias("start"), (pl.col("timestamp").last() + p).alias("end"), *aggs)
         .drop("_run")
     )
     if merge_gap_s > 0 and runs.height > 1:
         gap = pl.duration(milliseconds=_ms(merge_gap_s))
-        runs = runs.with_columns(_g=(pl.col("start") - pl.col("end").shift(1) >= gap).fill_null(True).cum_sum())
-        extra = [c for c in runs.columns if c not in ("start", "end", "_g")]
+        new = pl.col("start") - pl.col("end").shift(1) >= gap
+        if key is not None:
+            new = new | (pl.col(key.name) != pl.col(key.name).shift(1))
+        runs = runs.with_columns(_g=new.fill_null(True).cum_sum())
+        extra = [c for c in runs.columns if c not in ("start", "end", "_g") and (key is None or c != key.name)]
         # merged windows: extra columns combine with min/max by name (worst_* -> min, peak_* -> max, else sum)
         comb = [
             pl.col(c).min() if c.startswith(("worst", "min")) else pl.col(c).max() if c.startswith(("peak", "max"))
@@ -124,11 +174,12 @@ def mask_windows(
             for c in extra
         ]
         runs = runs.group_by("_g", maintain_order=True).agg(
-            pl.col("start").first(), pl.col("end").last(), *comb
+            *first, pl.col("start").first(), pl.col("end").last(), *comb
         ).drop("_g")
     runs = runs.with_columns(duration_s=(pl.col("end") - pl.col("start")).dt.total_milliseconds() / 1000.0)
     runs = runs.filter(pl.col("duration_s") >= min_duration_s)
-    cols = ["start", "end", "duration_s"] + [c for c in runs.columns if c not in _SCHEMA]
+    lead = [] if key is None else [key.name]
+    cols = [*lead, "start", "end", "duration_s"] + [c for c in runs.columns if c not in _SCHEMA and c not in lead]
     return runs.select(cols).cast(_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -156,15 +207,18 @@ def burn_condition(
     """
     windows = sorted({w for ws, _ in conditions for w in ws}, reverse=True)
     names = [f"burn_{window_label(w)}" for w in windows]
-    if burn is not None and all(c in burn.columns for c in names):
-        br = burn.select("timestamp", *names)
-    else:
-        br = burn_rates(sli, target, windows, period_s=period_s)
-    holds = [
-        pl.all_horizontal([(pl.col(f"burn_{window_label(w)}") > factor).fill_null(False) for w in ws])
-        for ws, factor in conditions
-    ]
-    return br.with_columns(condition=pl.any_horizontal(holds) if holds else pl.lit(False))
+    if burn is None or not all(c in burn.columns for c in names):
+        burn = burn_rates(sli, target, windows, period_s=period_s)
+    # Series, not a frame select: burn-rate columns come in several chunks (from their shifts) and a
+    # select would copy them into one first
+    cols = {name: burn[name] for name in names}
+    condition = pl.repeat(False, burn.height, eager=True)
+    for ws, factor in conditions:
+        holds = pl.repeat(True, burn.height, eager=True)
+        for w in ws:
+            holds = holds & (cols[f"burn_{window_label(w)}"] > factor).fill_null(False)
+        condition = condition | holds
+    return pl.DataFrame([burn["timestamp"], *cols.values(), condition.alias("condition")])
 
 
 def breach_windows(budget: pl.DataFrame, period_s: float, *, merge_gap_s: float = 0.0) -> pl.DataFrame:
@@ -184,14 +238,41 @@ def breach_windows(budget: pl.DataFrame, period_s: float, *, merge_gap_s: float 
     >>> breach_windows(b, 60).select("duration_s", "worst_attainment").rows()
     [(120.0, 0.5)]
     """
-    return mask_windows(
+    return _breaches(budget, period_s, merge_gap_s, None)
+
+
+def _breaches(budget: pl.DataFrame, period_s: float, merge_gap_s: float, key: str | None) -> pl.DataFrame:
+    return _runs(
         budget["timestamp"],
         budget["status"] == BREACHED,
         period_s,
         merge_gap_s=merge_gap_s,
         values={"_a": budget["attainment"], "_r": budget["budget_remaining"]},
         aggs=[pl.col("_a").min().alias("worst_attainment"), pl.col("_r").min().alias("min_budget_remaining")],
+        key=None if key is None else budget[key],
     )
+
+
+def breach_windows_for_many(budget: pl.DataFrame, period_s: float, *, merge_gap_s: float = 0.0) -> pl.DataFrame:
+    """:func:`breach_windows` for every SLO of a stacked budget frame, in one pass.
+
+    ``budget`` is the first frame :func:`~slo_analysis.core.budget.budgets_for_many` returns (a leading
+    ``slo`` column). The result is :func:`breach_windows`' columns after ``slo``; an SLO's rows equal
+    :func:`breach_windows` of its own budget.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from slo_analysis.core.budget import budgets_for_many, stack_slis
+    >>> f = pl.DataFrame({"timestamp": [0, 60_000, 120_000], "good": [1.0, 0.0, 1.0], "bad": [0.0, 1.0, 0.0]},
+    ...                  schema_overrides={"timestamp": pl.Datetime("ms", "UTC")})
+    >>> long, p, m = stack_slis({"a": f, "b": f.head(1)}, period_s=60, method="period")
+    >>> b, _ = budgets_for_many(long, 0.9, 120, period_s=p, method=m)
+    >>> breach_windows_for_many(b, 60).select("slo", "duration_s").rows()
+    [('a', 120.0)]
+    """
+    slo_groups(budget.select("slo"))  # checks the layout
+    return _breaches(budget, period_s, merge_gap_s, "slo")
 
 
 def _refine(
@@ -273,47 +354,159 @@ def incident_windows(
     """
     frame, p, _ = sli_parts(sli, period_s, "request")
     cond = burn_condition(frame, target, conditions, period_s=p, burn=burn)
-    raw = mask_windows(frame["timestamp"], cond["condition"], p, merge_gap_s=merge_gap_s)
+    return _incidents(
+        frame, cond["condition"], p, target, conditions, None, merge_gap_s, min_duration_s, baseline_s, mad_k,
+        quiet_periods, refine,
+    )
+
+
+def incident_windows_for_many(
+    stacked: pl.DataFrame,
+    target: float,
+    conditions: Sequence[Condition] = PAGE_CONDITIONS,
+    *,
+    period_s: float,
+    merge_gap_s: float = 900.0,
+    min_duration_s: float = 0.0,
+    baseline_s: float = 86400.0,
+    mad_k: float = 3.0,
+    quiet_periods: int = 3,
+    refine: bool = True,
+    burn: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """:func:`incident_windows` for every SLO of a stacked SLI frame (one goal for all of them).
+
+    ``stacked`` comes from :func:`~slo_analysis.core.budget.stack_slis`; ``burn`` optionally is the
+    burn frame :func:`~slo_analysis.core.budget.budgets_for_many` returned for it (same rows) holding
+    every look-back the conditions use. The conditions, runs and merges are evaluated once over all
+    SLOs; each raw window is refined on its own SLO's rows. The result is :func:`incident_windows`'
+    columns after ``slo``; an SLO's rows equal :func:`incident_windows` of its own SLI.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timezone
+    >>> from slo_analysis.core.budget import stack_slis
+    >>> ts = pl.datetime_range(datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 1, 4,
+    ...     tzinfo=timezone.utc), "1m", eager=True, time_unit="ms", closed="left")
+    >>> bad = [100.0 if 120 <= i < 150 else 0.0 for i in range(240)]
+    >>> f = pl.DataFrame({"timestamp": ts, "good": [1000.0 - b for b in bad], "bad": bad})
+    >>> long, p, _ = stack_slis({"quiet": f.with_columns(bad=pl.lit(0.0)), "noisy": f}, period_s=60)
+    >>> w = incident_windows_for_many(long, 0.999, period_s=p)
+    >>> w.select("slo", pl.col("start").dt.strftime("%H:%M"), pl.col("end").dt.strftime("%H:%M")).rows()
+    [('noisy', '02:00', '02:30')]
+    """
+    _, p, _ = sli_parts(stacked.head(0), period_s, "request")
+    offsets, lengths = slo_groups(stacked)
+    frame = stacked.select("slo", "timestamp", pl.col("good").cast(pl.Float64), pl.col("bad").cast(pl.Float64))
+    windows = sorted({w for ws, _ in conditions for w in ws}, reverse=True)
+    names = [f"burn_{window_label(w)}" for w in windows]
+    if burn is None or not all(c in burn.columns for c in names):
+        burn = pl.concat(
+            [burn_rates(frame.slice(int(o), int(n)), target, windows, period_s=p) for o, n in zip(offsets, lengths,
+                                                                                                  strict=True)],
+            rechunk=False,
+        )
+    elif burn.height != frame.height:
+        raise ValueError(f"burn has {burn.height} rows, the stacked SLI {frame.height}: pass the burn frame "
+                         "budgets_for_many returned for the same stacked frame")
+    cond = burn_condition(frame, target, conditions, period_s=p, burn=burn)
+    return _incidents(
+        frame, cond["condition"], p, target, conditions, (offsets, lengths), merge_gap_s, min_duration_s,
+        baseline_s, mad_k, quiet_periods, refine,
+    )
+
+
+def _incidents(
+    frame: pl.DataFrame,
+    condition: pl.Series,
+    p: float,
+    target: float,
+    conditions: Sequence[Condition],
+    groups: tuple[np.ndarray, np.ndarray] | None,
+    merge_gap_s: float,
+    min_duration_s: float,
+    baseline_s: float,
+    mad_k: float,
+    quiet_periods: int,
+    refine: bool,
+) -> pl.DataFrame:
+    """Incident windows of one SLI (``groups`` None) or of every SLO of a stacked frame (row offsets, lengths).
+
+    One code path for both, so an SLO's windows are the same either way.
+    """
+    key = None if groups is None else frame["slo"]
+    lead = [] if key is None else ["slo"]
+    schema = _INCIDENT_SCHEMA if key is None else {"slo": key.dtype, **_INCIDENT_SCHEMA}
+    raw = _runs(frame["timestamp"], condition, p, merge_gap_s=merge_gap_s, key=key)
     raw = raw.rename({"start": "condition_start", "end": "condition_end"}).drop("duration_s")
-    ts = frame["timestamp"].dt.epoch("ms").to_numpy()
     if raw.height == 0:
-        return pl.DataFrame(schema=_INCIDENT_SCHEMA)
-    total = (frame["good"] + frame["bad"]).to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(total > 0, frame["bad"].to_numpy() / total, np.nan)
+        return pl.DataFrame(schema=schema)
+    offsets, lengths = groups if groups is not None else (np.zeros(1, np.int64), np.array([frame.height]))
+    # the group (row block) of each raw window: group codes are strictly increasing (see slo_groups)
+    if key is None:
+        gi = np.zeros(raw.height, np.int64)
+    else:
+        group_codes = key.to_physical().gather(offsets).cast(pl.Int64).to_numpy()
+        gi = np.searchsorted(group_codes, raw["slo"].to_physical().cast(pl.Int64).to_numpy())
+    # timestamps (ms) and bad ratios of the SLOs that have windows only, each SLO's block on its own
+    blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def block(g: int) -> tuple[np.ndarray, np.ndarray]:
+        if g not in blocks:
+            part = frame.slice(int(offsets[g]), int(lengths[g]))
+            good, bad = part["good"].to_numpy(), part["bad"].to_numpy()
+            total = good + bad
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(total > 0, bad / total, np.nan)
+            blocks[g] = part["timestamp"].dt.epoch("ms").to_numpy(), ratio
+        return blocks[g]
+
     long_ms = _ms(max((w for ws, _ in conditions for w in ws), default=p))
     rows = []
-    for cs, ce in zip(raw["condition_start"].dt.epoch("ms"), raw["condition_end"].dt.epoch("ms"), strict=True):
+    cs_ms, ce_ms = raw["condition_start"].dt.epoch("ms").to_list(), raw["condition_end"].dt.epoch("ms").to_list()
+    for g, cs, ce in zip(gi.tolist(), cs_ms, ce_ms, strict=True):
         if refine:
             floor = 1.0 - target
-            rows.append(_refine(ts, ratio, cs, ce, _ms(p), long_ms, _ms(baseline_s), floor, mad_k, quiet_periods))
+            rows.append(_refine(*block(g), cs, ce, _ms(p), long_ms, _ms(baseline_s), floor, mad_k, quiet_periods))
         else:
             rows.append((cs, ce, float("nan"), float("nan")))
     ref = pl.DataFrame(
         rows, schema={"start": pl.Int64, "end": pl.Int64, "baseline_ratio": pl.Float64, "threshold_ratio": pl.Float64},
         orient="row",
-    ).with_columns(pl.col("start", "end").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
+    ).with_columns(pl.col("start", "end").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"), _grp=pl.Series(gi))
     out = pl.concat([ref, raw], how="horizontal")
-    # refinement can make neighbours overlap or touch: merge them again
-    out = out.sort("start").with_columns(
-        _g=(pl.col("start") > pl.col("end").cum_max().shift(1)).fill_null(True).cum_sum()
-    )
+    # refinement can make neighbours overlap or touch: merge them again (within an SLO)
+    new = pl.col("start") > pl.col("end").cum_max().shift(1)
+    if key is not None:
+        new = (pl.col("start") > pl.col("end").cum_max().over("slo").shift(1)) | (
+            pl.col("slo") != pl.col("slo").shift(1)
+        )
+    out = out.sort([*lead, "start"]).with_columns(_g=new.fill_null(True).cum_sum())
     out = out.group_by("_g", maintain_order=True).agg(
+        *[pl.col(c).first() for c in lead], pl.col("_grp").first(),
         pl.col("start").min(), pl.col("end").max(), pl.col("condition_start").min(), pl.col("condition_end").max(),
         pl.col("baseline_ratio").first(), pl.col("threshold_ratio").first(),
     )
     out = out.with_columns(duration_s=(pl.col("end") - pl.col("start")).dt.total_milliseconds() / 1000.0).filter(
         pl.col("duration_s") >= min_duration_s
     )
-    # the rows inside each (disjoint, sorted) window, found by binary search instead of an as-of join
-    lo = np.searchsorted(ts, out["start"].dt.epoch("ms").to_numpy())
-    hi = np.searchsorted(ts, out["end"].dt.epoch("ms").to_numpy())
+    # the rows inside each (disjoint, sorted) window, found by binary search in its SLO's block
+    grp = out["_grp"].to_numpy()
+    lo = np.empty(out.height, np.int64)
+    hi = np.empty(out.height, np.int64)
+    starts_ms, ends_ms = out["start"].dt.epoch("ms").to_numpy(), out["end"].dt.epoch("ms").to_numpy()
+    for g in np.unique(grp).tolist():
+        sel = grp == g
+        ts = block(g)[0]
+        lo[sel] = offsets[g] + np.searchsorted(ts, starts_ms[sel])
+        hi[sel] = offsets[g] + np.searchsorted(ts, ends_ms[sel])
     inside = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)] or [np.zeros(0, np.int64)])
     stats = (
         frame.select("good", "bad")
         .gather(inside)
-        .with_columns(start=out["start"].gather(np.repeat(np.arange(out.height), hi - lo)))
-        .group_by("start")
+        .with_columns(_w=pl.Series(np.repeat(np.arange(out.height), hi - lo), dtype=pl.UInt32))
+        .group_by("_w")
         .agg(
             peak_bad_ratio=pl.when(pl.col("good") + pl.col("bad") > 0)
             .then(pl.col("bad") / (pl.col("good") + pl.col("bad")))
@@ -321,9 +514,9 @@ def incident_windows(
             bad=pl.col("bad").sum(),
         )
     )
-    out = out.join(stats, on="start", how="left").sort("start")
+    out = out.with_row_index("_w").join(stats, on="_w", how="left").sort("_w")
     return out.select(
-        "start", "end", "duration_s", "condition_start", "condition_end", "baseline_ratio", "threshold_ratio",
+        *lead, "start", "end", "duration_s", "condition_start", "condition_end", "baseline_ratio", "threshold_ratio",
         "peak_bad_ratio", pl.col("bad").fill_null(0.0),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -13,12 +14,16 @@ from slo_analysis.core.budget import (
     OK,
     WARNING,
     budget_consumed,
+    budgets_for_many,
     burn_rates,
     calendar_budget,
     calendar_interval_bounds,
     error_budget_seconds,
     rolling_budget,
+    slo_groups,
+    stack_slis,
 )
+from slo_analysis.exceptions import FrameValidationError
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = 86400
@@ -173,3 +178,61 @@ def test_sliseries_duck_typing_and_validation() -> None:
         rolling_budget(sli([1.0], [0.0]), 0.99, 3600)
     with pytest.raises(Exception, match="bad"):
         rolling_budget(sli([1.0], [0.0]).drop("bad"), 0.99, 3600, period_s=60)
+
+
+def _random_slis(seed: int, method: str) -> dict[str, pl.DataFrame]:
+    """SLIs of different lengths with fractional counts, empty periods and bursts (no integer luck)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k in range(4):
+        n = int(rng.integers(1, 3000))
+        if method == "period":
+            bad = (rng.random(n) < 0.05).astype(float)
+            good = 1.0 - bad
+            good[rng.random(n) < 0.1] = 0.0  # excluded periods
+        else:
+            total = rng.uniform(0.0, 50.0, n) * (rng.random(n) > 0.1)
+            bad = total * rng.uniform(0.0, 0.02, n)
+            burst = int(rng.integers(0, n))
+            bad[burst : burst + 30] = total[burst : burst + 30] * 0.7
+            good = total - bad
+        out[f"slo-{seed}-{k}"] = sli(list(good), list(bad), start=T0 + timedelta(minutes=int(rng.integers(0, 99))))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("seed", "method", "partial"), [(1, "request", False), (2, "period", True), (3, "request", True)]
+)
+def test_budgets_for_many_equal_the_per_slo_functions(seed: int, method: str, partial: bool) -> None:
+    slis = _random_slis(seed, method)
+    lookbacks = [300, 3600, 7200]
+    long, p, m = stack_slis(slis, period_s=60, method=method)
+    budget, burn = budgets_for_many(long, 0.99, 6 * 3600, lookbacks, period_s=p, method=m, partial=partial)
+    assert budget.height == burn.height == sum(f.height for f in slis.values())
+    for name, f in slis.items():
+        one = rolling_budget(f, 0.99, 6 * 3600, period_s=60, method=method)
+        mine = budget.filter(pl.col("slo") == name).drop("slo")
+        # bit for bit, statuses included (not approximately)
+        assert mine.equals(one), name
+        rates = burn_rates(f, 0.99, lookbacks, period_s=60, partial=partial)
+        assert burn.filter(pl.col("slo") == name).drop("slo").equals(rates), name
+    assert (budget["status"] == BREACHED).any()  # the bursts make the comparison meaningful
+
+
+def test_stacking_checks_layout_and_metadata() -> None:
+    f = sli([1.0, 2.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match="differs"):
+        stack_slis({"a": _Series(f, 60), "b": _Series(f, 3600)})
+    long, _, _ = stack_slis({"a": f, "b": f}, period_s=60)
+    assert [x.tolist() for x in slo_groups(long)] == [[0, 2], [2, 2]]
+    with pytest.raises(FrameValidationError, match="contiguous"):
+        slo_groups(long.sort("timestamp"))
+    with pytest.raises(ValueError, match="at least one"):
+        stack_slis({})
+
+
+class _Series:
+    """An SliSeries-like object (frame, period, method)."""
+
+    def __init__(self, frame: pl.DataFrame, period_s: int) -> None:
+        self.frame, self.period_s, self.method = frame, period_s, "request"

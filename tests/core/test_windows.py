@@ -8,8 +8,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo_analysis.core.budget import BREACHED, rolling_budget
-from slo_analysis.core.windows import at_risk_periods, breach_windows, incident_windows, mask_windows
+from slo_analysis.core.budget import BREACHED, budgets_for_many, rolling_budget, stack_slis
+from slo_analysis.core.windows import (
+    at_risk_periods,
+    breach_windows,
+    breach_windows_for_many,
+    incident_windows,
+    incident_windows_for_many,
+    mask_windows,
+)
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -127,3 +134,34 @@ def test_incident_windows_reuse_burn_rates_exactly() -> None:
     assert own.equals(incident_windows(f, 0.999, period_s=60, burn=br))
     quiet = f.with_columns(good=pl.lit(1000.0), bad=pl.lit(0.0))
     assert incident_windows(quiet, 0.999, period_s=60).schema == own.schema
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_windows_for_many_equal_the_per_slo_functions(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    slis = {}
+    for k in range(5):
+        n = int(rng.integers(600, 3 * 1440))
+        r = rng.uniform(0.0, 0.0005, n)
+        for start in rng.integers(0, n, size=int(rng.integers(0, 4))):
+            r[start : start + int(rng.integers(3, 120))] = rng.uniform(0.005, 0.6)
+        traffic = rng.uniform(0.0, 900.0, n) * (rng.random(n) > 0.05)  # some empty periods
+        slis[f"s{k}"] = minutes(r, 1.0).with_columns(good=pl.col("good") * traffic, bad=pl.col("bad") * traffic)
+    # SLOs ending in an incident and starting in one: runs must not cross from one SLO into the next
+    slis["s0"] = minutes(np.r_[np.zeros(200), np.full(60, 0.3)])
+    slis["s1"] = minutes(np.r_[np.full(90, 0.3), np.zeros(300)])
+    long, p, m = stack_slis(slis, period_s=60)
+    budget, burn = budgets_for_many(long, 0.999, 86400, [300, 1800, 3600, 21600], period_s=p, method=m)
+    breaches = breach_windows_for_many(budget, 60, merge_gap_s=600)
+    incidents = incident_windows_for_many(long, 0.999, period_s=60, burn=burn)
+    recomputed = incident_windows_for_many(long, 0.999, period_s=60, merge_gap_s=900)
+    assert incidents.equals(recomputed)
+    assert incidents.height >= 2 and breaches.height >= 2
+    for name, f in slis.items():
+        one_b = breach_windows(rolling_budget(f, 0.999, 86400, period_s=60, method="request"), 60, merge_gap_s=600)
+        assert breaches.filter(pl.col("slo") == name).drop("slo").equals(one_b), name
+        one_i = incident_windows(f, 0.999, period_s=60)
+        assert incidents.filter(pl.col("slo") == name).drop("slo").equals(one_i), name
+    # s0's incident ends with s0; s1's starts with s1
+    assert incidents.filter(pl.col("slo") == "s0")["end"].to_list() == [at(260)]
+    assert incidents.filter(pl.col("slo") == "s1")["start"].to_list() == [at(0)]
