@@ -23,13 +23,21 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
+def _bound(requirement: str) -> str:
+    """The version bound of a requirement, spaces removed (``polars >= 1.20`` -> ``>=1.20``)."""
+    return requirement.strip()[len(_name(requirement)):].replace(" ", "")
+
+
 def test_environment_yml_lists_the_same_runtime_packages_as_pyproject() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    runtime = {_name(r) for r in pyproject["project"]["dependencies"]}
+    runtime = {_name(r): _bound(r) for r in pyproject["project"]["dependencies"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
+    conda = {_name(d): _bound(d) for d in env["dependencies"]
+             if isinstance(d, str) and _name(d) not in {"python", "pip"}}
     assert "conda-forge" in env["channels"]
-    assert runtime == conda, f"only in pyproject: {runtime - conda}; only in environment.yml: {conda - runtime}"
+    assert runtime.keys() == conda.keys(), (f"only in pyproject: {runtime.keys() - conda.keys()}; "
+                                            f"only in environment.yml: {conda.keys() - runtime.keys()}")
+    assert runtime == conda, {n: (runtime[n], conda[n]) for n in runtime if runtime[n] != conda[n]}
 
 
 def test_required_dependencies_are_declared() -> None:
