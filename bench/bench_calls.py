@@ -1,7 +1,8 @@
-"""GetMetricData calls planned (and made, against an in-process moto server) vs the arithmetic minimum.
+"""GetMetricData calls planned (and made, against an in-process moto server) vs the minimum.
 
-Run: ``.venv/bin/python bench/bench_calls.py``. Exits 1 when a plan uses more calls than
-``minimum_calls`` (the bound max(ceil(Q/500), ceil(D/100800))).
+Run: ``.venv/bin/python bench/bench_calls.py``. Exits 1 when a plan's calls differ from
+``minimum_calls`` (the lower bound its docstring proves: queries per call, datapoints per call, and
+the exact minimum of each kind of query alone) on any shape.
 """
 
 from __future__ import annotations
@@ -23,26 +24,50 @@ from slo_analysis.sources.cloudwatch_metrics_fetch import (
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def _queries(n: int, period: int, kind: str) -> list[dict[str, Any]]:
+def _queries(n: int, period: int, kind: str, tag: str = "") -> list[dict[str, Any]]:
+    """``n`` queries of one kind (``tag`` keeps the Ids of two parts of a mixed shape apart)."""
+    dims = [{"d": f"{tag}{i}"} for i in range(n)]
     if kind == "plain":
-        return queries_for("Bench", "M", [{"d": str(i)} for i in range(n)], ["Sum"], period)
+        return queries_for("Bench", "M", dims, ["Sum"], period)
+    if kind == "average":
+        return queries_for("Bench", "Avg", dims, ["Average"], period)
     if kind == "percentiles":
-        per = -(-n // 3)
-        return queries_for("Bench", "Latency", [{"d": str(i)} for i in range(per)], ["p50", "p99", "tm99"], period)[:n]
+        return queries_for("Bench", "Latency", dims[:-(-n // 3)], ["p50", "p99", "tm99"], period)[:n]
     out: list[dict[str, Any]] = []  # math: error rate = faults / requests, inputs not returned
     for i in range(n // 3):
-        a = queries_for("Bench", "Fault", [{"d": str(i)}], ["Sum"], period)[0]
-        b = queries_for("Bench", "Requests", [{"d": str(i)}], ["Sum"], period)[0]
+        a = queries_for("Bench", "Fault", [dims[i]], ["Sum"], period)[0]
+        b = queries_for("Bench", "Requests", [dims[i]], ["Sum"], period)[0]
         a["ReturnData"] = b["ReturnData"] = False
-        out += [a, b, {"Id": f"rate{i}", "Expression": f"{a['Id']} / {b['Id']}"}]
+        out += [a, b, {"Id": f"rate{tag}{i}", "Expression": f"{a['Id']} / {b['Id']}"}]
     return out
 
 
-SHAPES = [(n, span, period, kind)
+def _mixed(parts: list[tuple[int, str, int]]) -> list[dict[str, Any]]:
+    """(count, kind, period) parts; a math part's count is its ratios (3 queries each)."""
+    qs: list[dict[str, Any]] = []
+    for j, (n, kind, period) in enumerate(parts):
+        qs += _queries(3 * n if kind == "math" else n, period, kind, tag=f"p{j}x")
+    return qs
+
+
+SHAPES = [(f"{n} {kind}", _queries(n, period, kind), span, period)
           for n in (10, 499, 500, 501, 1200)
           for span, period in ((timedelta(hours=1), 60), (timedelta(days=1), 60), (timedelta(days=14), 60),
                                (timedelta(days=90), 300))
           for kind in ("plain", "percentiles", "math")]
+MIXED = [  # (label, parts, window): the audit's shape, then realistic mixes (periods retention allows)
+    ("audit: 1264 Sum+107 ratio+421 Avg", [(1264, "plain", 3600), (107, "math", 3600), (421, "average", 3600)],
+     timedelta(hours=336)),
+    ("600 Sum@60+50 ratio@300+200 Avg@3600", [(600, "plain", 60), (50, "math", 300), (200, "average", 3600)],
+     timedelta(days=1)),
+    ("1170 Sum+236 ratio+534 pct @60", [(1170, "plain", 60), (236, "math", 60), (534, "percentiles", 60)],
+     timedelta(minutes=33642)),
+    ("900 Sum@60+300 pct@300+80 ratio@60", [(900, "plain", 60), (300, "percentiles", 300), (80, "math", 60)],
+     timedelta(days=14)),
+    ("2000 Sum@300+500 Avg@3600", [(2000, "plain", 300), (500, "average", 3600)], timedelta(days=62)),
+    ("3000 pct+1000 ratio @3600", [(3000, "percentiles", 3600), (1000, "math", 3600)], timedelta(days=400)),
+    ("10000 Sum @60", [(10000, "plain", 60)], timedelta(days=14)),
+]
 
 
 def _quiet() -> None:
@@ -96,21 +121,23 @@ def _moto(shapes: list[tuple[int, int]]) -> list[tuple[str, int, int, int]]:
 def main() -> int:
     ok = True
     print(f"{'shape':44} {'queries':>7} {'planned':>8} {'minimum':>8}  plan s")
-    for n, span, period, kind in SHAPES:
-        qs = _queries(n, period, kind)
+    rows = [(f"{label} x {span.days or span.seconds // 3600}{'d' if span.days else 'h'} @{period}s", qs, span)
+            for label, qs, span, period in SHAPES]
+    rows += [(f"{label} x {span.days}d{span.seconds // 3600}h{span.seconds // 60 % 60}m", _mixed(parts), span)
+             for label, parts, span in MIXED]
+    for label, qs, span in rows:
         window = (T0, T0 + span)
         t = time.perf_counter()
         planned = len(plan_requests(qs, window))
         elapsed = time.perf_counter() - t
         minimum = minimum_calls(qs, window)
         ok &= planned == minimum
-        label = f"{n} {kind} x {span.days or span.seconds // 3600}{'d' if span.days else 'h'} @{period}s"
         print(f"{label:44} {len(qs):>7} {planned:>8} {minimum:>8}  {elapsed:.2f}{'' if planned == minimum else '  <-'}")
     print()
     print(f"{'executed against moto':44} {'calls':>7} {'minimum':>8} {'rows':>8}")
-    for label, made, minimum, rows in _moto([(10, 60), (501, 30), (1200, 200)]):
+    for label, made, minimum, n_rows in _moto([(10, 60), (501, 30), (1200, 200)]):
         ok &= made == minimum
-        print(f"{label:44} {made:>7} {minimum:>8} {rows:>8}{'' if made == minimum else '  <-'}")
+        print(f"{label:44} {made:>7} {minimum:>8} {n_rows:>8}{'' if made == minimum else '  <-'}")
     print("\ncalls == minimum everywhere" if ok else "\ncalls != minimum somewhere (marked <-)")
     return 0 if ok else 1
 
