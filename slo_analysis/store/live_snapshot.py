@@ -23,6 +23,14 @@ What is fetched for each service ``S`` over the window:
   versions and aliases of each ``--function``, and CloudTrail change events (with a look-back before
   the window);
 - CloudWatch alarms (definitions) and their state changes in the window.
+
+The SLOs are fetched first, then the service metrics and the SLI queries of every SLO go to
+GetMetricData as one batch (:func:`~slo_analysis.sources.cloudwatch_metrics_fetch.merge_query_batches`,
+Ids prefixed ``svc_`` and ``slo<k><role>_``, see :func:`_sli_batches`), planned once, so the snapshot
+makes the fewest calls the limits allow for all of it rather than at least one more per SLO. A
+``MetricStat`` row of the ``metrics`` frame is identified by its metric, statistic and period, not by
+its Id, so it is the row a separate fetch gives; a metric-math row is named by its Id, so by the
+prefixed one (the original Id is what follows the first ``_``), as the stored request names it.
 """
 
 from __future__ import annotations
@@ -163,12 +171,18 @@ def _lazy(build: Callable[[], Fetcher]) -> Fetcher:
     return run
 
 
-def _chain(builds: Callable[[], list[Fetcher]]) -> Fetcher:
-    def run(done: set[str]) -> Iterator[Fetched]:
-        for fetcher in builds():
-            yield from fetcher(done)
+def _sli_batches(snap: Snapshot) -> dict[str, list[dict[str, Any]]]:
+    """``{prefix: queries}`` of every part of every Application Signals SLO stored in ``snap``.
 
-    return run
+    The prefix is ``slo<k><role>``: ``k`` the SLO's place among the stored definitions sorted as text
+    (the same on every run, however a resumed run appended them), ``role`` its part (``sli``,
+    ``total``, ``good``, ``bad``). A query ``m1`` of that part is fetched as ``slo0total_m1``.
+    """
+    slos = snap.read("slos")
+    definitions = sorted(set(slos.filter(slos["source"] == "application-signals")["definition"].to_list()))
+    return {f"slo{k}{part.role}": part.queries
+            for k, definition in enumerate(definitions)
+            for part in application_signals_fetch.sli_metric_queries(definition) if part.queries}
 
 
 def live_fetchers(settings: AwsSettings, request: SnapshotRequest, snap: Snapshot) -> list[tuple[str, Fetcher]]:
@@ -176,21 +190,25 @@ def live_fetchers(settings: AwsSettings, request: SnapshotRequest, snap: Snapsho
     window, wanted = request.window, set(request.sources)
     stored = stored_responses(snap)
     out: list[tuple[str, Fetcher]] = []
-    if "metrics" in wanted and request.services:
-        out.append(("metrics", _lazy(lambda: cloudwatch_metrics_fetch.metric_data_fetcher(
-            settings, _metric_queries(settings, request), window))))
-    if "slos" in wanted and request.slos:
+    service_metrics = "metrics" in wanted and bool(request.services)
+    slo_wanted = "slos" in wanted and bool(request.slos)
+    if slo_wanted:  # first: the metrics fetcher plans the SLI queries the definitions name
         out.append(("slos", application_signals_fetch.slo_fetcher(settings, names_or_arns=list(request.slos),
                                                                   stored=stored)))
+    if service_metrics or slo_wanted:
 
-        def sli_metrics() -> list[Fetcher]:
-            slos = snap.read("slos")
-            definitions = slos.filter(slos["source"] == "application-signals")["definition"].to_list()
-            return [cloudwatch_metrics_fetch.metric_data_fetcher(settings, part.queries, window)
-                    for definition in definitions
-                    for part in application_signals_fetch.sli_metric_queries(definition)]
+        def metrics() -> Fetcher:
+            # One batch for the service metrics and every SLI: one plan, the fewest GetMetricData calls.
+            batches = {"svc": _metric_queries(settings, request)} if service_metrics else {}
+            if slo_wanted:
+                batches.update(_sli_batches(snap))
+            queries = cloudwatch_metrics_fetch.merge_query_batches({k: v for k, v in batches.items() if v})
+            if not queries:
+                return lambda done: iter(())
+            return cloudwatch_metrics_fetch.metric_data_fetcher(settings, queries, window)
 
-        out.append(("slo-metrics", _chain(sli_metrics)))
+        out.append(("metrics", _lazy(metrics)))
+    if slo_wanted:
         out.append(("slo-budget-reports", application_signals_fetch.budget_report_fetcher(
             settings, list(request.slos), window, step_s=request.budget_step_s)))
     if "logs" in wanted:

@@ -35,6 +35,7 @@ from slo_analysis.cli import app
 from slo_analysis.exceptions import SloAnalysisError
 from slo_analysis.sources import application_signals_fetch as asf
 from slo_analysis.sources import aws
+from slo_analysis.sources import cloudwatch_metrics_fetch as cwf
 from slo_analysis.sources.aws import AwsSettings
 from slo_analysis.store import Snapshot
 from slo_analysis.store.live_snapshot import (
@@ -316,7 +317,7 @@ def test_functions_and_budget_reports_are_part_of_the_snapshot(tmp_path: Path) -
     request = SnapshotRequest(window=(T0, T0 + timedelta(hours=1)), services=("web",), slos=("p99",),
                               functions=("notify-worker",), sources=("slos", "deployments"))
     names = [n for n, _ in live_fetchers(AwsSettings(region="eu-west-1"), request, Snapshot.create(tmp_path / "s"))]
-    assert names == ["slos", "slo-metrics", "slo-budget-reports", "codedeploy", "lambda"]
+    assert names == ["slos", "metrics", "slo-budget-reports", "codedeploy", "lambda"]
 
 
 def _client_error(status: int, code: str, message: str, operation: str) -> ClientError:
@@ -378,3 +379,77 @@ def test_slo_sources_fetch_exclusion_windows_and_budget_history(
     definition = json.loads(outcome.snapshot.read("slos")["definition"][0])
     assert definition["ExclusionWindows"] == [aws.to_jsonable(exclusion)]
     assert outcome.snapshot.manifest["fetch"]["runs"][0]["budget_step_s"] == 3600
+
+
+def _slo(name: str, **sli: Any) -> dict[str, Any]:
+    return {"Arn": SLO_ARN.rsplit("/", 1)[0] + "/" + name, "Name": name, "CreatedTime": T0, "LastUpdatedTime": T0,
+            "Goal": {"AttainmentGoal": 99.0}, **sli}
+
+
+def _stat(metric: str, stat: str, period_s: int) -> list[dict[str, Any]]:
+    dims = [{"Name": k, "Value": v} for k, v in (p.split("=") for p in DIMS.split(","))]
+    return [{"Id": "m1", "ReturnData": True, "MetricStat": {"Metric": {
+        "Namespace": "ApplicationSignals", "MetricName": metric, "Dimensions": dims}, "Period": period_s,
+        "Stat": stat}}]
+
+
+def test_service_and_sli_metrics_are_one_batch_in_the_fewest_calls(
+        account: dict[str, Any], tmp_path: Path, moto_endpoint: str, fake_session: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = AwsSettings(session=fake_session, region="eu-west-1", endpoint_url=moto_endpoint)
+    signals = aws.client("application-signals", settings)
+    monkeypatch.setattr(asf, "client", lambda service, settings=None: signals)  # metrics still go to moto
+    window = (T0.replace(minute=0), T0.replace(minute=0) + timedelta(hours=3))
+    # Periods apart from the service metrics' 60 s: an SLI row is in the frame only if its query ran.
+    # Both parts of the request-based SLO, and the period-based one, name their query m1.
+    slos = [_slo("availability", EvaluationType="RequestBased", RequestBasedSli={"RequestBasedSliMetric": {
+                "MetricType": "AVAILABILITY", "TotalRequestCountMetric": _stat("Latency", "SampleCount", 120),
+                "MonitoredRequestCountMetric": {"BadCountMetric": _stat("Fault", "Sum", 120)}}}),
+            _slo("latency", EvaluationType="PeriodBased", Sli={"SliMetric": {
+                "MetricDataQueries": _stat("Latency", "Average", 300)}, "MetricThreshold": 400.0,
+                "ComparisonOperator": "LessThan"})]
+    stub = Stubber(signals)
+    for slo in slos:
+        stub.add_response("get_service_level_objective", {"Slo": slo}, {"Id": slo["Name"]})
+        stub.add_response("list_service_level_objective_exclusion_windows", {"ExclusionWindows": []},
+                          {"Id": slo["Arn"], "MaxResults": 10})
+    stub.add_response("batch_get_service_level_objective_budget_report", {"Timestamp": window[0], "Errors": [],
+                      "Reports": []}, {"Timestamp": window[0], "SloIds": ["availability", "latency"]})
+    calls: list[str] = []
+    sent: dict[str, dict[str, Any]] = {}  # every query sent, by Id
+
+    def count(**kwargs: Any) -> None:
+        calls.append(kwargs["model"].name)
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.update({q["Id"]: q for q in params["MetricDataQueries"]})
+
+    fake_session.events.register("before-call.cloudwatch.GetMetricData", count)
+    fake_session.events.register("provide-client-params.cloudwatch.GetMetricData", record)
+    request = SnapshotRequest(window=window, services=(SERVICE,), slos=("availability", "latency"),
+                              sources=("metrics", "slos"), latency_stats=("Average", "SampleCount"),
+                              budget_step_s=3 * 3600)
+    with stub:
+        outcome = take_snapshot(tmp_path / "s", settings, request)
+    stub.assert_no_pending_responses()
+    assert outcome.failures == {}
+    made = len(calls)
+    # One plan for all: as few calls as the limits allow for the whole batch, fewer than a plan per batch.
+    batches: dict[str, list[dict[str, Any]]] = {}
+    for qid, q in sorted(sent.items()):
+        batches.setdefault(qid.split("_", 1)[0], []).append(q)
+    assert sorted(batches) == ["slo0bad", "slo0total", "slo1sli", "svc"]
+    assert made == cwf.minimum_calls(list(sent.values()), window) == 1
+    assert sum(cwf.minimum_calls(qs, window) for qs in batches.values()) == 4  # the calls it took before
+
+    # The SLI rows are the rows each SLI part fetched alone gives (as before the merge), and not empty.
+    metrics = outcome.snapshot.read("metrics")
+    identity = ["namespace", "metric", "dimensions", "stat", "period_s"]
+    for slo in slos:
+        for part in asf.sli_metric_queries({"Slo": aws.to_jsonable(slo)}):
+            fetcher = cwf.metric_data_fetcher(settings, part.queries, window)
+            alone = pl.concat([u.frames["metrics"] for u in fetcher(set())])
+            assert alone.height > 0, part
+            stored = metrics.join(alone.select(identity).unique(), on=identity, how="semi")
+            assert sorted(map(str, stored.sort("timestamp").rows())) == sorted(map(str, alone.rows())), part
+    assert made == len(calls) - 3  # the parts fetched alone above were 3 more calls
