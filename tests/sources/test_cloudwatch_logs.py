@@ -135,6 +135,7 @@ def test_corrupted_export_never_loses_a_line(data: bytes) -> None:
     except SloAnalysisError:
         return
     frames.validate(df, "logs")
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a BOM is not a line (a file of only a BOM has none)
     n_lines = len(data.split(b"\n")) - (1 if data.endswith(b"\n") else 0) if data else 0
     bad_lines = [b.line for b in report.bad]
     assert len(set(bad_lines)) == len(bad_lines)
